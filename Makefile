@@ -1,0 +1,36 @@
+# kamailio-sbc: build, run and test the SBC. See README.md.
+#   make run    install what is missing, build, start the whole stack on loopback
+#   make stop   stop it
+#   make test   install, build, run unit tests and the SIPp suite against a stack of its own
+
+MODULES := sbc_tenant
+UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
+
+.PHONY: all deps modules run stop status test unit clean
+
+all: modules
+
+deps:
+	@scripts/install-deps.sh
+
+modules: deps
+	@scripts/build-modules.sh $(MODULES)
+
+run: modules
+	@scripts/stack.sh start
+
+stop:
+	@scripts/stack.sh stop
+
+status:
+	@scripts/stack.sh status
+
+unit: deps
+	@tests/run-all.sh unit
+
+test: modules
+	@tests/run-all.sh all
+
+clean:
+	rm -rf build
+	@for d in $(dir $(UNIT_DIRS)); do $(MAKE) -s -C $$d clean; done

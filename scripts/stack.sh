@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the whole SBC stack on loopback: a throwaway MariaDB, Redis, rtpengine
+# (userspace) and Kamailio with our modules. `make run` and the test suite both use it; they differ only
+# in the environment below, so both can run side by side.
+#
+#   scripts/stack.sh start|stop|status|restart-kamailio
+#
+# Environment (defaults are the `make run` stack):
+#   SBC_RUNDIR        run dir: pids, logs, sockets, MariaDB datadir     (<repo>/.run)
+#   SBC_PRIVATE_IP    Kamailio private (carrier) side                   (127.0.1.1)
+#   SBC_PUBLIC_IP     Kamailio public (AI gateway) side                 (127.0.2.1)
+#   SBC_SIP_PORT      SIP port on both sides                            (5060)
+#   SBC_DB_PORT       MariaDB TCP port on 127.0.0.1                     (13306)
+#   SBC_REDIS_PORT    Redis port on 127.0.0.1                           (16379)
+#   SBC_RTPE_PORT     rtpengine ng port on 127.0.0.1 (CLI on +1)        (2223)
+#   SBC_RTP_MIN/MAX   rtpengine media port range                        (30000/34999)
+#   SBC_DATA_SQL      SQL files loaded after the schema; @SIP_PORT@ in them is replaced by the SIP port
+#                     (sql/demo_data.sql)
+#   SBC_MODULES_DIR   where our built modules are                       (<repo>/build/modules)
+#   SBC_SHM_MB        Kamailio shared memory in MB                      (512)
+#   SBC_KAMAILIO_ARGS extra kamailio arguments, e.g. "-A WITH_FOO"
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+RUNDIR=${SBC_RUNDIR:-$top/.run}
+PRIVATE_IP=${SBC_PRIVATE_IP:-127.0.1.1}
+PUBLIC_IP=${SBC_PUBLIC_IP:-127.0.2.1}
+SIP_PORT=${SBC_SIP_PORT:-5060}
+DB_PORT=${SBC_DB_PORT:-13306}
+REDIS_PORT=${SBC_REDIS_PORT:-16379}
+RTPE_PORT=${SBC_RTPE_PORT:-2223}
+RTP_MIN=${SBC_RTP_MIN:-30000}
+RTP_MAX=${SBC_RTP_MAX:-34999}
+DATA_SQL=${SBC_DATA_SQL-$top/sql/demo_data.sql}
+MODULES_DIR=${SBC_MODULES_DIR:-$top/build/modules}
+SHM_MB=${SBC_SHM_MB:-512}
+CFG=$top/etc/kamailio.cfg
+DB_SOCK=$RUNDIR/mysql.sock
+CTL=unix:$RUNDIR/kamailio_ctl
+DBURL="mysql://kamailio:kamailiorw@127.0.0.1:$DB_PORT/kamailio"
+
+log() { echo "stack: $*"; }
+die() { echo "stack: ERROR: $*" >&2; exit 1; }
+
+pid_alive() { # name
+	local f="$RUNDIR/$1.pid"
+	[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# True when nothing listens on the port yet (proto: tcp or udp).
+port_free() { # proto port
+	! ss -Hln"${1:0:1}" "sport = :$2" 2>/dev/null | grep -q .
+}
+
+wait_for() { # seconds description command...
+	local secs=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "$what did not come up within ${secs}s"
+}
+
+sql() { mariadb --no-defaults -S "$DB_SOCK" -uroot "$@"; }
+
+start_mariadb() {
+	pid_alive mariadb && return 0
+	port_free tcp "$DB_PORT" || die "TCP port $DB_PORT (MariaDB) is in use by another process"
+	if [ ! -d "$RUNDIR/mysql/mysql" ]; then
+		log "initialising MariaDB datadir $RUNDIR/mysql"
+		mariadb-install-db --no-defaults --user="$(id -un)" --datadir="$RUNDIR/mysql" \
+			--auth-root-authentication-method=normal --skip-test-db >"$RUNDIR/mariadb-init.log" 2>&1 ||
+			die "mariadb-install-db failed: $(tail -5 "$RUNDIR/mariadb-init.log")"
+	fi
+	mariadbd --no-defaults --user="$(id -un)" --datadir="$RUNDIR/mysql" --socket="$DB_SOCK" \
+		--port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+		--pid-file="$RUNDIR/mariadbd.pid" --log-error="$RUNDIR/mariadb.log" &
+	echo $! >"$RUNDIR/mariadb.pid"
+	wait_for 30 MariaDB mariadb-admin --no-defaults -S "$DB_SOCK" -uroot ping
+	sql <<-SQL
+		CREATE DATABASE IF NOT EXISTS kamailio;
+		CREATE USER IF NOT EXISTS 'kamailio'@'127.0.0.1' IDENTIFIED BY 'kamailiorw';
+		CREATE USER IF NOT EXISTS 'kamailio'@'localhost' IDENTIFIED BY 'kamailiorw';
+		GRANT ALL ON kamailio.* TO 'kamailio'@'127.0.0.1';
+		GRANT ALL ON kamailio.* TO 'kamailio'@'localhost';
+	SQL
+	log "loading sql/kamailio_schema.sql"
+	sql kamailio <"$top/sql/kamailio_schema.sql" || die "schema load failed"
+	local f
+	for f in $DATA_SQL; do
+		log "loading $f"
+		sed "s/@SIP_PORT@/$SIP_PORT/g" "$f" | sql kamailio || die "loading $f failed"
+	done
+}
+
+start_redis() {
+	pid_alive redis && return 0
+	port_free tcp "$REDIS_PORT" || die "TCP port $REDIS_PORT (Redis) is in use by another process"
+	mkdir -p "$RUNDIR/redis"
+	# AOF on: the rating outbox in Redis must survive a restart of the stack.
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUNDIR/redis" --save '' \
+		--appendonly yes --daemonize no --logfile "$RUNDIR/redis.log" &
+	echo $! >"$RUNDIR/redis.pid"
+	wait_for 10 Redis redis-cli -p "$REDIS_PORT" ping
+}
+
+start_rtpengine() {
+	pid_alive rtpengine && return 0
+	port_free udp "$RTPE_PORT" || die "UDP port $RTPE_PORT (rtpengine ng) is in use by another process"
+	rtpengine --config-file=none --table=-1 --foreground --log-stderr --log-level=5 \
+		--interface="internal/$PRIVATE_IP" --interface="external/$PUBLIC_IP" \
+		--listen-ng="127.0.0.1:$RTPE_PORT" --listen-cli="127.0.0.1:$((RTPE_PORT + 1))" \
+		--port-min="$RTP_MIN" --port-max="$RTP_MAX" --delete-delay=0 --timeout=60 \
+		>"$RUNDIR/rtpengine.log" 2>&1 &
+	echo $! >"$RUNDIR/rtpengine.pid"
+	wait_for 10 rtpengine rtpengine-ctl -ip "127.0.0.1:$((RTPE_PORT + 1))" list numsessions
+}
+
+kamailio_args() {
+	echo -f "$CFG" -Y "$RUNDIR" -P "$RUNDIR/kamailio-main.pid" -DD -E -m "$SHM_MB" -M 16 \
+		-A "PRIVATE_IP=$PRIVATE_IP" -A "PUBLIC_IP=$PUBLIC_IP" -A "SIP_PORT=$SIP_PORT" \
+		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\"" \
+		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\"" \
+		-A "MODULES_DIR=\"$MODULES_DIR\"" -A "RUNDIR=\"$RUNDIR\"" \
+		-A "CTL_SOCKET=\"$CTL\"" ${SBC_KAMAILIO_ARGS:-}
+}
+
+start_kamailio() {
+	pid_alive kamailio && return 0
+	local ip i
+	for ip in "$PRIVATE_IP" "$PUBLIC_IP"; do
+		ss -Hlnu "sport = :$SIP_PORT" | grep -qE "(^|[^0-9])$ip:$SIP_PORT" &&
+			die "UDP $ip:$SIP_PORT is in use by another process"
+	done
+	[ -f "$MODULES_DIR/sbc_tenant.so" ] || die "$MODULES_DIR/sbc_tenant.so missing (run make modules)"
+	# shellcheck disable=SC2046
+	kamailio -c $(kamailio_args) >"$RUNDIR/kamailio-check.log" 2>&1 ||
+		die "kamailio -c rejects the config: $(grep -E 'ERROR|CRITICAL' "$RUNDIR/kamailio-check.log" | tail -5)"
+	# shellcheck disable=SC2046
+	kamailio $(kamailio_args) >>"$RUNDIR/kamailio.log" 2>&1 &
+	echo $! >"$RUNDIR/kamailio.pid"
+	for ((i = 0; i < 200; i++)); do
+		pid_alive kamailio || die "Kamailio exited: $(tail -20 "$RUNDIR/kamailio.log")"
+		kamcmd -s "$CTL" core.uptime >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "Kamailio does not answer on $CTL after 20s: $(tail -20 "$RUNDIR/kamailio.log")"
+}
+
+stop_one() { # name
+	local f="$RUNDIR/$1.pid" pid i
+	[ -s "$f" ] || return 0
+	pid=$(cat "$f")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && { log "$1 did not stop, killing"; kill -9 "$pid" 2>/dev/null || true; }
+		log "stopped $1"
+	fi
+	rm -f "$f"
+}
+
+status() {
+	local n rc=0
+	for n in mariadb redis rtpengine kamailio; do
+		if pid_alive "$n"; then printf '  %-10s running (pid %s)\n' "$n" "$(cat "$RUNDIR/$n.pid")"
+		else printf '  %-10s stopped\n' "$n"; rc=1; fi
+	done
+	return $rc
+}
+
+summary() {
+	cat <<-EOF
+		The SBC is running (run dir $RUNDIR):
+		  SIP private (carriers)     udp+tcp $PRIVATE_IP:$SIP_PORT
+		  SIP public (AI gateways)   udp+tcp $PUBLIC_IP:$SIP_PORT
+		  rtpengine                  ng 127.0.0.1:$RTPE_PORT, cli 127.0.0.1:$((RTPE_PORT + 1)), media $PRIVATE_IP / $PUBLIC_IP ports $RTP_MIN-$RTP_MAX
+		  MariaDB                    127.0.0.1:$DB_PORT (db kamailio, user kamailio), socket $DB_SOCK
+		  Redis                      127.0.0.1:$REDIS_PORT
+		  kamcmd                     kamcmd -s $CTL <command>
+		  logs                       $RUNDIR/{kamailio,rtpengine,mariadb,redis}.log
+	EOF
+	if pid_alive mariadb; then
+		echo "  DIDs routed:"
+		sql -N kamailio -e "SELECT CONCAT('    ', RPAD(d.did, 16), ' -> tenant ', t.name, ' (gateway group ',
+			COALESCE(d.gateway_group, t.gateway_group), IF(t.enabled, '', ', tenant disabled'), ')')
+			FROM did_routing d JOIN tenants t ON t.id = d.tenant_id WHERE d.enabled ORDER BY d.did" 2>/dev/null || true
+	fi
+	echo "Stop it with: make stop"
+}
+
+case "${1:-}" in
+start)
+	mkdir -p "$RUNDIR"
+	if status >/dev/null; then
+		log "already running"
+		summary
+		exit 0
+	fi
+	start_mariadb
+	start_redis
+	start_rtpengine
+	start_kamailio
+	summary
+	;;
+stop)
+	for n in kamailio rtpengine redis mariadb; do stop_one "$n"; done
+	;;
+restart-kamailio)
+	stop_one kamailio
+	start_kamailio
+	;;
+status)
+	status
+	;;
+*)
+	echo "usage: $0 start|stop|status|restart-kamailio" >&2
+	exit 2
+	;;
+esac
