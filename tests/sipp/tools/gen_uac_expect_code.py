@@ -98,7 +98,7 @@ TAIL = '''
       ACK [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
       From: <sip:4989555000@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      [$to_hdr]
+      To:[$to_val]
       Call-ID: [call_id]
       CSeq: 1 ACK
       [routes]
@@ -115,7 +115,7 @@ TAIL = '''
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
       From: <sip:4989555000@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      [$to_hdr]
+      To:[$to_val]
       Call-ID: [call_id]
       CSeq: 2 BYE
       [routes]
@@ -148,7 +148,7 @@ def main():
         out.append('  <recv response="%d" optional="true" response_txn="invite"/>\n' % code)
     out.append('\n  <recv response="200" optional="true" rrs="true" response_txn="invite" next="answered">\n'
                '    <action>\n'
-               '      <assignstr assign_to="to_hdr" value="[last_To:]"/>\n'
+               '      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to_val"/>\n'
                + CHECK +
                '    </action>\n  </recv>\n')
     for i, code in enumerate(FINAL):
