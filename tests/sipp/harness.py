@@ -1,0 +1,537 @@
+"""Harness of the SIPp suite: the test stack (scripts/stack.sh), SIPp processes, the SIPp peers that
+stand in for the carrier and the AI gateways, and access to kamcmd, MariaDB and rtpengine.
+
+Stdlib only (no PyPI here). Every SIPp runs under coreutils `timeout`, with its own control port, its
+own log files, and is stopped by the test that started it.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from rtpe_ng import NgClient
+
+SIPP_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(SIPP_DIR, "..", ".."))
+
+# Test stack environment (notes/interfaces.md: "Test stack"). Values can be overridden from the
+# environment, e.g. to run the suite against a stack on other ports.
+STACK_ENV = {
+    "SBC_RUNDIR": os.environ.get("SBC_RUNDIR", "/tmp/sbc-test"),
+    "SBC_SIP_PORT": os.environ.get("SBC_SIP_PORT", "5090"),
+    "SBC_DB_PORT": os.environ.get("SBC_DB_PORT", "13307"),
+    "SBC_REDIS_PORT": os.environ.get("SBC_REDIS_PORT", "16380"),
+    "SBC_RTPE_PORT": os.environ.get("SBC_RTPE_PORT", "2224"),
+    "SBC_RTP_MIN": os.environ.get("SBC_RTP_MIN", "35000"),
+    "SBC_RTP_MAX": os.environ.get("SBC_RTP_MAX", "39999"),
+    "SBC_DATA_SQL": os.path.join(SIPP_DIR, "fixtures.sql"),
+}
+
+RUNDIR = STACK_ENV["SBC_RUNDIR"]
+SIP_PORT = int(STACK_ENV["SBC_SIP_PORT"])
+RTPE_PORT = int(STACK_ENV["SBC_RTPE_PORT"])
+PRIVATE_IP = "127.0.1.1"   # SBC, carrier side (and rtpengine "internal")
+PUBLIC_IP = "127.0.2.1"    # SBC, AI gateway side (and rtpengine "external")
+PRIVATE = (PRIVATE_IP, SIP_PORT)
+PUBLIC = (PUBLIC_IP, SIP_PORT)
+
+CARRIER_IP = "127.0.1.10"
+ALPHA_GWS = ("127.0.2.10", "127.0.2.11")
+BROKEN_GW = "127.0.2.12"
+BETA_GW = "127.0.3.10"
+FALLBACK_GW = "127.0.3.11"
+RINGING_GW = "127.0.3.12"
+
+# SIPp peers that run for the whole session on <ip>:5060 (see fixtures.sql). They must be up all the
+# time: the SBC probes every dispatcher destination with OPTIONS and takes silent ones out of rotation.
+PEER_PORT = 5060
+PEER_SCENARIOS = {
+    CARRIER_IP: "uas_answer.xml",
+    "127.0.2.10": "uas_answer.xml",
+    "127.0.2.11": "uas_answer.xml",
+    BROKEN_GW: "uas_503.xml",
+    BETA_GW: "uas_answer.xml",
+    FALLBACK_GW: "uas_answer.xml",
+    RINGING_GW: "uas_ring_noanswer.xml",
+}
+
+SIPP_TIMEOUT = 30          # seconds, every client SIPp run
+PEER_TIMEOUT = 900         # seconds, the session-long peers (the suite takes a few minutes)
+RECV_TIMEOUT_MS = 15000    # a client SIPp waiting longer than this for a message fails the call
+
+_LOG_DIR = os.path.join(RUNDIR, "sipp")
+
+
+def _counter(start, size):
+    n = [0]
+
+    def nxt():
+        v = start + (n[0] % size)
+        n[0] += 1
+        return v
+    return nxt
+
+
+_next_cp = _counter(28100, 800)          # SIPp control ports (-cp), one per instance
+_next_uac_port = _counter(5070, 400)     # SIP ports of client instances (peers own 5060)
+_next_media = _counter(0, 2000)          # media port slots (x4: -rtp_echo also binds +2)
+_next_seq = _counter(1, 1000000)         # log file names never repeat within a run
+
+
+def log_dir():
+    os.makedirs(_LOG_DIR, exist_ok=True)
+    return _LOG_DIR
+
+
+def reset_log_dir():
+    shutil.rmtree(_LOG_DIR, ignore_errors=True)
+    os.makedirs(_LOG_DIR, exist_ok=True)
+
+
+_EVENT_RE = re.compile(r"EVENT=(\S+)")
+_KV_RE = re.compile(r"(\w+)=('[^']*'|\S+)")
+
+
+def parse_event(line):
+    """'EVENT=INVITE at=... sdp_c='c=IN IP4 x' ...' -> dict (quotes stripped, plus sdp_ip / ruri_user)."""
+    m = _EVENT_RE.search(line)
+    if not m:
+        return None
+    ev = {"line": line.rstrip("\n")}
+    for k, v in _KV_RE.findall(line):
+        ev[k] = v.strip("'")
+    c = re.search(r"c=IN IP4 ([0-9.]+)", line)
+    if c:
+        ev["sdp_ip"] = c.group(1)
+    if "ruri" in ev:
+        u = re.match(r"sips?:([^@;>]+)@", ev["ruri"])
+        ev["ruri_user"] = u.group(1) if u else ""
+    return ev
+
+
+class Sipp:
+    """One SIPp process. Client runs: start() then wait(); peers: start() ... stop()."""
+
+    def __init__(self, name, scenario, ip, port=None, remote=None, service=None, calls=None,
+                 hold_ms=None, rate=None, limit=None, rtp_echo=False, sets=None, timeout=SIPP_TIMEOUT,
+                 client=True, media_port=None, extra=()):
+        self.name = name
+        self.scenario = scenario
+        self.ip = ip
+        self.port = port if port is not None else _next_uac_port()
+        self.media_port = media_port if media_port is not None else 21000 + 4 * _next_media()
+        self.cp = _next_cp()
+        d = log_dir()
+        base = os.path.join(d, "%04d-%s-%s-%d" % (_next_seq(), name, ip, self.port))
+        self.log_file = base + ".log"
+        self.err_file = base + ".err"
+        self.msg_file = base + ".msg"
+        self.out_file = base + ".out"
+        for f in (self.log_file, self.err_file, self.msg_file, self.out_file):
+            if os.path.exists(f):
+                os.unlink(f)
+        cmd = ["timeout", "-k", "5", str(timeout), "sipp",
+               "-sf", os.path.join(SIPP_DIR, scenario),
+               "-i", ip, "-p", str(self.port), "-mi", ip, "-mp", str(self.media_port),
+               "-cp", str(self.cp), "-nostdin",
+               "-trace_logs", "-log_file", self.log_file,
+               "-trace_err", "-error_file", self.err_file,
+               "-trace_msg", "-message_file", self.msg_file]
+        if client:
+            cmd += ["-aa", "-recv_timeout", str(RECV_TIMEOUT_MS)]
+        if calls is not None:
+            cmd += ["-m", str(calls)]
+        if service is not None:
+            cmd += ["-s", service]
+        if hold_ms is not None:
+            cmd += ["-d", str(hold_ms)]
+        if rate is not None:
+            cmd += ["-r", str(rate)]
+        if limit is not None:
+            cmd += ["-l", str(limit)]
+        if rtp_echo:
+            cmd.append("-rtp_echo")
+        for k, v in (sets or {}).items():
+            cmd += ["-set", k, str(v)]
+        cmd += list(extra)
+        if remote is not None:
+            cmd.append("%s:%d" % remote)
+        self.cmd = cmd
+        self.proc = None
+        self.rc = None
+
+    # -- process control ------------------------------------------------------------------------
+    def start(self):
+        out = open(self.out_file, "wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=log_dir(), start_new_session=True)
+        out.close()
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self, timeout=SIPP_TIMEOUT + 10):
+        try:
+            self.rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            self.rc = self.proc.wait()
+        return self.rc
+
+    def run(self):
+        """start() + wait(): returns self (rc in .rc)."""
+        self.start()
+        self.wait()
+        return self
+
+    def _sipp_pid(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                kids = f.read().split()
+            return int(kids[0]) if kids else None
+        except (OSError, ValueError):
+            return None
+
+    def _kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, timeout=10):
+        """Smooth exit (SIGUSR1: no new calls, exit when the current ones end), then TERM/KILL."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            pid = self._sipp_pid()
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill()
+        self.rc = self.proc.wait()
+        return self.rc
+
+    # -- results --------------------------------------------------------------------------------
+    def events(self, kind=None, since=0):
+        try:
+            with open(self.log_file, errors="replace") as f:
+                lines = f.readlines()
+        except FileNotFoundError:
+            return []
+        evs = [e for e in (parse_event(l) for l in lines) if e]
+        evs = evs[since:]
+        if kind is not None:
+            evs = [e for e in evs if e.get("EVENT") == kind]
+        return evs
+
+    def mark(self):
+        return len(self.events())
+
+    def wait_event(self, kind, timeout=10.0, since=0):
+        end = time.time() + timeout
+        while time.time() < end:
+            evs = self.events(kind, since)
+            if evs:
+                return evs[0]
+            if self.proc is not None and self.proc.poll() is not None:
+                evs = self.events(kind, since)
+                return evs[0] if evs else None
+            time.sleep(0.05)
+        return None
+
+    def errors(self):
+        try:
+            with open(self.err_file, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def messages_tail(self, chars=4000):
+        try:
+            with open(self.msg_file, errors="replace") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return ""
+        return data[-chars:]
+
+    def describe(self):
+        return ("--- sipp %s rc=%s\n%s\n--- events:\n%s\n--- errors:\n%s\n--- last messages:\n%s"
+                % (self.name, self.rc, " ".join(self.cmd),
+                   "\n".join(e["line"] for e in self.events()) or "(none)",
+                   self.errors()[-3000:] or "(none)", self.messages_tail()))
+
+
+class Peers:
+    """The session-long SIPp UASes: carrier 127.0.1.10 and the AI gateways (PEER_SCENARIOS)."""
+
+    def __init__(self):
+        self.procs = {}
+
+    def start_one(self, ip, scenario, **kw):
+        args = dict(port=PEER_PORT, rtp_echo=True, client=False, timeout=PEER_TIMEOUT,
+                    media_port=20000)
+        args.update(kw)
+        p = Sipp("peer-" + scenario.replace(".xml", ""), scenario, ip, **args).start()
+        self.procs[ip] = p
+        return p
+
+    def start(self):
+        for ip, scen in PEER_SCENARIOS.items():
+            self.start_one(ip, scen)
+        time.sleep(0.5)
+        dead = [ip for ip, p in self.procs.items() if not p.alive()]
+        if dead:
+            raise RuntimeError("SIPp peers did not start: " +
+                               "\n".join(self.procs[ip].describe() for ip in dead))
+
+    def stop(self):
+        rcs = {}
+        for ip, p in self.procs.items():
+            rcs[ip] = p.stop()
+        return rcs
+
+    def __getitem__(self, ip):
+        return self.procs[ip]
+
+    def check_alive(self):
+        dead = [ip for ip, p in self.procs.items() if not p.alive()]
+        assert not dead, "SIPp peers died: " + "\n".join(self.procs[ip].describe() for ip in dead)
+
+    def mark(self):
+        """Position in every peer's log: events() and receivers() then look only at what came later."""
+        return {ip: (p, p.mark()) for ip, p in self.procs.items()}
+
+    def events(self, mark, kind=None, callid=None):
+        """{ip: [events since mark]} for every peer (filtered by kind/Call-ID). A peer replaced since the
+        mark counts from the start of the new process."""
+        out = {}
+        for ip, p in self.procs.items():
+            old, pos = mark.get(ip, (None, 0))
+            evs = p.events()[pos if old is p else 0:]
+            if kind is not None:
+                evs = [e for e in evs if e.get("EVENT") == kind]
+            if callid is not None:
+                evs = [e for e in evs if e.get("callid") == callid]
+            out[ip] = evs
+        return out
+
+    def receivers(self, mark, callid=None):
+        """IPs of the peers that received an INVITE since mark (optionally for one Call-ID)."""
+        return sorted(ip for ip, evs in self.events(mark, "INVITE", callid).items() if evs)
+
+    def replace(self, ip, scenario, **kw):
+        """Swaps the peer on ip for another scenario (or none) until restore(ip)."""
+        old = self.procs[ip]
+        old.stop()
+        if scenario is None:
+            p = None
+            self.procs.pop(ip)
+        else:
+            p = self.start_one(ip, scenario, **kw)
+            time.sleep(0.3)
+            assert p.alive(), p.describe()
+        self._saved = getattr(self, "_saved", {})
+        self._saved.setdefault(ip, old.scenario)
+        return p
+
+    def restore(self, ip):
+        scen = self._saved.pop(ip)
+        cur = self.procs.get(ip)
+        if cur is not None:
+            cur.stop()
+        p = self.start_one(ip, scen)
+        time.sleep(0.3)
+        assert p.alive(), p.describe()
+        return p
+
+
+class Stack:
+    """scripts/stack.sh with the test environment, plus kamcmd / MariaDB / rtpengine access."""
+
+    def __init__(self):
+        self.env = dict(os.environ)
+        self.env.update(STACK_ENV)
+        self.script = os.path.join(REPO, "scripts", "stack.sh")
+        self.ng = NgClient("127.0.0.1", RTPE_PORT)
+
+    def _stack(self, action, timeout=120):
+        return subprocess.run([self.script, action], env=self.env, cwd=REPO, timeout=timeout,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def start(self):
+        if not os.path.exists(self.script):
+            raise RuntimeError("%s does not exist" % self.script)
+        r = self._stack("start")
+        if r.returncode != 0:
+            raise RuntimeError("scripts/stack.sh start failed (rc %d):\n%s\n%s"
+                               % (r.returncode, r.stdout, self.log_tail("kamailio.log", 60)))
+        return r.stdout
+
+    def stop(self):
+        if os.path.exists(self.script):
+            return self._stack("stop").stdout
+        return ""
+
+    def kamailio_pid(self):
+        try:
+            with open(os.path.join(RUNDIR, "kamailio.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kamailio_alive(self):
+        pid = self.kamailio_pid()
+        if not pid:
+            return False
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def kamcmd(self, *args, timeout=10):
+        r = subprocess.run(["kamcmd", "-s", "unix:%s/kamailio_ctl" % RUNDIR] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError("kamcmd %s failed (rc %d): %s" % (" ".join(args), r.returncode, r.stdout))
+        return r.stdout
+
+    def sql(self, query):
+        r = subprocess.run(["mysql", "--no-defaults", "-S", os.path.join(RUNDIR, "mysql.sock"), "-uroot",
+                            "-N", "-B", "kamailio", "-e", query],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=15)
+        if r.returncode != 0:
+            raise RuntimeError("mysql failed: %s" % r.stderr)
+        return [line.split("\t") for line in r.stdout.splitlines()]
+
+    # -- logs -----------------------------------------------------------------------------------
+    def log_path(self, name="kamailio.log"):
+        return os.path.join(RUNDIR, name)
+
+    def log_offset(self, name="kamailio.log"):
+        try:
+            return os.path.getsize(self.log_path(name))
+        except OSError:
+            return 0
+
+    def log_since(self, offset, name="kamailio.log"):
+        try:
+            with open(self.log_path(name), "rb") as f:
+                f.seek(offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, name="kamailio.log", lines=40):
+        try:
+            with open(self.log_path(name), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no %s)" % name
+
+    def log_lines_for(self, offset, callid, name="kamailio.log"):
+        return "".join(l + "\n" for l in self.log_since(offset, name).splitlines() if callid in l)
+
+    # -- dialogs ------------------------------------------------------------------------------------
+    def dialog_callids(self):
+        out = self.kamcmd("dlg.list")
+        return re.findall(r"call-id:\s*(\S+)", out, flags=re.I)
+
+    # -- dispatcher -----------------------------------------------------------------------------
+    def dispatcher_flags(self):
+        """{(setid, uri): flags} from `kamcmd dispatcher.list`."""
+        out = self.kamcmd("dispatcher.list")
+        res = {}
+        for set_block in re.split(r"\bSET:\s*\{", out)[1:]:
+            m = re.search(r"\bID:\s*(\d+)", set_block)
+            if not m:
+                continue
+            setid = int(m.group(1))
+            for dest in re.split(r"\bDEST:\s*\{", set_block)[1:]:
+                uri = re.search(r"\bURI:\s*(\S+)", dest)
+                flags = re.search(r"\bFLAGS:\s*(\S+)", dest)
+                if uri and flags:
+                    res[(setid, uri.group(1))] = flags.group(1)
+        return res
+
+    # -- rtpengine ------------------------------------------------------------------------------
+    def rtpe_calls(self):
+        return self.ng.calls()
+
+    def rtpe_query(self, callid):
+        return self.ng.query(callid)
+
+    def wait_rtpe_gone(self, callid, timeout=3.0):
+        end = time.time() + timeout
+        while True:
+            calls = self.rtpe_calls()
+            if callid not in calls or time.time() > end:
+                return calls
+            time.sleep(0.1)
+
+    def wait_dialog_gone(self, callid, timeout=3.0):
+        end = time.time() + timeout
+        while True:
+            ids = self.dialog_callids()
+            if callid not in ids or time.time() > end:
+                return ids
+            time.sleep(0.1)
+
+
+def rtp_streams(query_reply):
+    """[(tag, local address, endpoint address, packets received)] of the RTP streams in a query reply."""
+    out = []
+    for tag, mono in query_reply.get("tags", {}).items():
+        for media in mono.get("medias", []):
+            for st in media.get("streams", []):
+                if "RTP" not in st.get("flags", []):
+                    continue
+                ep = st.get("endpoint", {})
+                out.append((tag, st.get("local address"), ep.get("address"),
+                            st.get("stats", {}).get("packets", 0)))
+    return out
+
+
+class Sbc:
+    """What a test needs: the stack, the peers, and shortcuts to run a client SIPp against a side."""
+
+    def __init__(self, stack, peers):
+        self.stack = stack
+        self.peers = peers
+
+    def uac(self, scenario, src_ip, side, name=None, **kw):
+        """A client SIPp (not started) from src_ip to the SBC side PRIVATE or PUBLIC."""
+        return Sipp(name or scenario.replace(".xml", ""), scenario, src_ip, remote=side, **kw)
+
+    def expect_code(self, src_ip, side, did, code, alt=None, name="expect"):
+        """Runs uac_expect_code.xml once and returns the finished Sipp."""
+        sets = {"expected_code": code}
+        if alt is not None:
+            sets["expected_alt"] = alt
+        return self.uac("uac_expect_code.xml", src_ip, side, name=name, service=did, calls=1,
+                        sets=sets).run()
+
+    def diagnose(self, log_offset, callid=None, *sipps):
+        """Text for an assertion message: SIPp traces and the Kamailio log of this test."""
+        parts = [s.describe() for s in sipps if s is not None]
+        log = self.stack.log_since(log_offset)
+        if callid:
+            lines = [l for l in log.splitlines() if callid in l]
+            parts.append("--- kamailio.log lines of %s:\n%s" % (callid, "\n".join(lines[-40:]) or "(none)"))
+        parts.append("--- kamailio.log since test start (tail):\n" + "\n".join(log.splitlines()[-40:]))
+        return "\n".join(parts)
