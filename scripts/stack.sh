@@ -75,7 +75,7 @@ start_mariadb() {
 	fi
 	mariadbd --no-defaults --user="$(id -un)" --datadir="$RUNDIR/mysql" --socket="$DB_SOCK" \
 		--port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
-		--pid-file="$RUNDIR/mariadbd.pid" --log-error="$RUNDIR/mariadb.log" &
+		--pid-file="$RUNDIR/mariadbd.pid" --log-error="$RUNDIR/mariadb.log" >>"$RUNDIR/mariadb.log" 2>&1 &
 	echo $! >"$RUNDIR/mariadb.pid"
 	wait_for 30 MariaDB mariadb-admin --no-defaults -S "$DB_SOCK" -uroot ping
 	sql <<-SQL
