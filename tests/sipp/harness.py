@@ -106,8 +106,9 @@ def parse_event(line):
     if c:
         ev["sdp_ip"] = c.group(1)
     if "ruri" in ev:
-        u = re.match(r"sips?:([^@;>]+)@", ev["ruri"])
-        ev["ruri_user"] = u.group(1) if u else ""
+        u = re.match(r"sips?:(?:([^@;>]*)@)?([^:;>]+)", ev["ruri"])
+        ev["ruri_user"] = (u.group(1) or "") if u else ""
+        ev["ruri_host"] = u.group(2) if u else ""
     return ev
 
 
@@ -370,21 +371,33 @@ class Stack:
         self.ng = NgClient("127.0.0.1", RTPE_PORT)
 
     def _stack(self, action, timeout=120):
-        return subprocess.run([self.script, action], env=self.env, cwd=REPO, timeout=timeout,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        """Runs scripts/stack.sh <action>; returns (rc, output). The output goes through a file, not a
+        pipe: the daemons it starts in the background inherit its stdout and would hold a pipe open."""
+        os.makedirs(RUNDIR, exist_ok=True)
+        out_path = os.path.join(RUNDIR, "stack-%s.out" % action)
+        with open(out_path, "wb") as out:
+            p = subprocess.Popen([self.script, action], env=self.env, cwd=REPO, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                rc = p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                rc = "timeout after %ds" % timeout
+        with open(out_path, errors="replace") as f:
+            return rc, f.read()
 
     def start(self):
         if not os.path.exists(self.script):
             raise RuntimeError("%s does not exist" % self.script)
-        r = self._stack("start")
-        if r.returncode != 0:
-            raise RuntimeError("scripts/stack.sh start failed (rc %d):\n%s\n%s"
-                               % (r.returncode, r.stdout, self.log_tail("kamailio.log", 60)))
-        return r.stdout
+        rc, out = self._stack("start")
+        if rc != 0:
+            raise RuntimeError("scripts/stack.sh start failed (rc %s):\n%s\n--- kamailio.log tail:\n%s"
+                               % (rc, out, self.log_tail("kamailio.log", 60)))
+        return out
 
     def stop(self):
         if os.path.exists(self.script):
-            return self._stack("stop").stdout
+            return self._stack("stop")[1]
         return ""
 
     def kamailio_pid(self):
@@ -448,9 +461,20 @@ class Stack:
         return "".join(l + "\n" for l in self.log_since(offset, name).splitlines() if callid in l)
 
     # -- dialogs ------------------------------------------------------------------------------------
-    def dialog_callids(self):
+    def dialogs(self):
+        """{Call-ID: state} from `kamcmd dlg.list` (state 5 = ended, kept until its BYE transaction is
+        gone, a few seconds)."""
         out = self.kamcmd("dlg.list")
-        return re.findall(r"call-id:\s*(\S+)", out, flags=re.I)
+        res = {}
+        for block in re.split(r"\bh_entry:", out)[1:]:
+            cid = re.search(r"\bcall-id:\s*(\S+)", block)
+            st = re.search(r"\bstate:\s*(\d+)", block)
+            if cid:
+                res[cid.group(1)] = int(st.group(1)) if st else None
+        return res
+
+    def dialog_callids(self):
+        return sorted(self.dialogs())
 
     # -- dispatcher -----------------------------------------------------------------------------
     def dispatcher_flags(self):
@@ -484,12 +508,13 @@ class Stack:
                 return calls
             time.sleep(0.1)
 
-    def wait_dialog_gone(self, callid, timeout=3.0):
+    def wait_dialog_ended(self, callid, timeout=3.0):
+        """Waits until the dialog is gone or ended (state 5); returns its state (None = gone)."""
         end = time.time() + timeout
         while True:
-            ids = self.dialog_callids()
-            if callid not in ids or time.time() > end:
-                return ids
+            state = self.dialogs().get(callid)
+            if state in (None, 5) or time.time() > end:
+                return state
             time.sleep(0.1)
 
 
