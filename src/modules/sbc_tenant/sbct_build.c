@@ -43,6 +43,8 @@ struct sbct_builder
 	uint32_t cap_chunks;
 	uint32_t n_rows;
 	uint32_t n_prefix_rows;
+	sbct_dup_cb_t dup_cb;
+	void *dup_ctx;
 };
 
 /* ---- memory helpers -------------------------------------------------- */
@@ -344,6 +346,12 @@ int sbct_builder_add_did(sbct_builder_t *b, const sbct_did_row_t *r)
 
 /* ---- finish ---------------------------------------------------------- */
 
+void sbct_builder_set_dup_cb(sbct_builder_t *b, sbct_dup_cb_t cb, void *ctx)
+{
+	b->dup_cb = cb;
+	b->dup_ctx = ctx;
+}
+
 /* duplicate patterns: higher priority wins, then the lower row id */
 static inline int sbct_row_wins(const sbct_brow_t *x, const sbct_brow_t *y)
 {
@@ -378,8 +386,13 @@ static uint32_t sbct_place_rows(const sbct_builder_t *b, uint32_t *slot_e,
 			}
 			other = sbct_row(b, slots[i] - 1);
 			if(sbct_same_key(&br->e, &other->e)) {
-				if(sbct_row_wins(br, other))
+				if(sbct_row_wins(br, other)) {
 					slots[i] = r + 1;
+					if(b->dup_cb)
+						b->dup_cb(br->row_id, other->row_id, b->dup_ctx);
+				} else if(b->dup_cb) {
+					b->dup_cb(other->row_id, br->row_id, b->dup_ctx);
+				}
 				dups++;
 				break;
 			}

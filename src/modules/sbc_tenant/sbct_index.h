@@ -127,6 +127,10 @@ typedef struct sbct_result
 sbct_builder_t *sbct_builder_new(const sbct_alloc_t *a);
 int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t);
 int sbct_builder_add_did(sbct_builder_t *b, const sbct_did_row_t *r);
+/* called by finish() for every DID row dropped as a duplicate pattern */
+typedef void (*sbct_dup_cb_t)(
+		uint32_t kept_row_id, uint32_t dropped_row_id, void *ctx);
+void sbct_builder_set_dup_cb(sbct_builder_t *b, sbct_dup_cb_t cb, void *ctx);
 /* returns the new index (allocated with the builder's allocator) or NULL
  * when out of memory; the builder must be freed in both cases */
 sbct_index_t *sbct_builder_finish(sbct_builder_t *b, sbct_build_stats_t *st);

@@ -295,6 +295,27 @@ static void test_invalid_dids(void **state)
 	sbct_index_free(idx, &g_alloc);
 }
 
+static uint32_t dup_log[16][2];
+static int dup_n;
+static void on_dup(uint32_t kept, uint32_t dropped, void *ctx)
+{
+	(void)ctx;
+	if(dup_n < 16) {
+		dup_log[dup_n][0] = kept;
+		dup_log[dup_n][1] = dropped;
+	}
+	dup_n++;
+}
+
+static int dup_reported(uint32_t kept, uint32_t dropped)
+{
+	int i;
+	for(i = 0; i < dup_n && i < 16; i++)
+		if(dup_log[i][0] == kept && dup_log[i][1] == dropped)
+			return 1;
+	return 0;
+}
+
 static void test_duplicate_patterns(void **state)
 {
 	sbct_result_t r;
@@ -303,6 +324,8 @@ static void test_duplicate_patterns(void **state)
 	sbct_index_t *idx;
 
 	(void)state;
+	dup_n = 0;
+	sbct_builder_set_dup_cb(b, on_dup, NULL);
 	add_tenant(b, 1, "a", 1, 0, 1);
 	add_tenant(b, 2, "b", 2, 0, 1);
 	add_tenant(b, 3, "c", 3, 0, 1);
@@ -323,6 +346,11 @@ static void test_duplicate_patterns(void **state)
 	sbct_builder_free(b);
 	assert_non_null(idx);
 	assert_int_equal(st.duplicates, 4);
+	assert_int_equal(dup_n, 4);
+	assert_true(dup_reported(11, 10)); /* 111: prio 5 beats 0 */
+	assert_true(dup_reported(11, 12)); /* ... and 1 */
+	assert_true(dup_reported(20, 21)); /* 222*: same prio, lower id */
+	assert_true(dup_reported(30, 31)); /* +333 / 333 */
 	assert_int_equal(st.dids, 5);
 	assert_int_equal(sbct_index_dids(idx), 5);
 	assert_int_equal(lookup(idx, "111", &r), SBCT_EXACT);
