@@ -144,3 +144,29 @@ def test_cancel_before_answer(sbc):
     assert sbc.peers.receivers(mark, callid) == [RINGING_GW], diag
     assert sbc.peers.events(mark, "CANCELLED", callid)[RINGING_GW], "gateway did not see the CANCEL\n" + diag
     _assert_cleaned_up(sbc, off, callid, u)
+
+
+
+@pytest.mark.parametrize("who_hangs_up", ["carrier", "gateway"])
+def test_inbound_call_over_tcp(sbc, who_hangs_up):
+    """A carrier on TCP (one connection): INVITE, ACK and its BYE over it, or the gateway's BYE sent
+    back to it over TCP; the gateway side stays on UDP."""
+    off = sbc.stack.log_offset()
+    if who_hangs_up == "gateway":
+        for ip in ALPHA_GWS:
+            sbc.peers.replace(ip, "uas_answer_bye.xml", hold_ms=1000, rtp_echo=False)
+        scenario, done = "uac_call_wait_bye.xml", "BYE_RECEIVED"
+    else:
+        scenario, done = "uac_call_nortp.xml", "BYE_OK"
+    mark = sbc.peers.mark()
+    u = sbc.uac(scenario, CARRIER_IP, PRIVATE, name="uac_tcp_" + who_hangs_up, service=ALPHA_DID,
+                calls=1, hold_ms=500, extra=["-t", "t1"]).run()
+    ans = u.events("ANSWERED")
+    callid = ans[0]["callid"] if ans else None
+    diag = sbc.diagnose(off, callid, u)
+    assert u.rc == 0 and ans and u.events(done), diag
+    got = sbc.peers.receivers(mark, callid)
+    assert len(got) == 1 and got[0] in ALPHA_GWS, "receivers %r\n%s" % (got, diag)
+    peer_done = "BYE" if who_hangs_up == "carrier" else "BYE_SENT_OK"
+    assert sbc.peers.events(mark, peer_done, callid)[got[0]], sbc.peers[got[0]].describe() + "\n" + diag
+    _assert_cleaned_up(sbc, off, callid, u)
