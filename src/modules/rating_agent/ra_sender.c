@@ -16,6 +16,7 @@
  * (at your option) any later version
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,13 +111,18 @@ static void schedule_retry(ra_flight_t *f, int count_it)
 
 static void log_retry(ra_flight_t *f, long status, const char *err)
 {
+	char why[RA_ERR_LEN + 32];
 	int a = f->d.attempts + 1;
 
+	if(status)
+		snprintf(why, sizeof(why), "http %ld%s%s", status, err ? " " : "",
+				err ? err : "");
+	else
+		snprintf(why, sizeof(why), "%s", err ? err : "no answer");
 	/* first failure and then every 10th: an outage must not flood the log */
 	if(a == 1 || a % 10 == 0)
-		LM_WARN("%s of Call-ID %s not delivered (attempt %d): %s%ld%s%s\n",
-				ra_rec_kind_name(f->rec.kind), f->d.tag, a,
-				status ? "http " : "", status, err ? " " : "", err ? err : "");
+		LM_WARN("%s of Call-ID %s not delivered (attempt %d): %s\n",
+				ra_rec_kind_name(f->rec.kind), f->d.tag, a, why);
 }
 
 static void on_done(

@@ -1,0 +1,222 @@
+"""End to end: Kamailio + rating_agent module + Redis + rating agent double + SIPp.
+
+Opt-in (needs kamailio, sipp, redis-server and the built module): RA_E2E=1
+    RA_E2E=1 /usr/bin/python3 -m pytest -v tests/rating_double/e2e
+See harness.py for addresses and RA_MODULE_DIR.
+"""
+import calendar
+import os
+import time
+
+import pytest
+
+from harness import Stack, wait_for
+
+pytestmark = pytest.mark.skipif(os.environ.get("RA_E2E") != "1",
+                                reason="end-to-end rating_agent tests: set RA_E2E=1")
+
+
+def ts(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = Stack()
+    try:
+        s.start_redis()
+        s.redis("FLUSHDB")
+        s.start_double()
+        s.start_uas()
+        s.start_kamailio()
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def st(stack):
+    """A clean agent (no rules, no recorded requests) and an empty outbox for each test."""
+    if "double" not in stack.procs:
+        stack.start_double()
+    stack.reset_agent()
+    wait_for(lambda: stack.stats().get("outbox.depth") == 0, 30, "outbox empty")
+    return stack
+
+
+def endpoints(reqs):
+    return [r["endpoint"] for r in reqs]
+
+
+def by_call(reqs):
+    calls = {}
+    for r in reqs:
+        calls.setdefault(r["body"]["transaction_tag"], []).append(r)
+    return calls
+
+
+def test_authorized_call_begin_end_with_real_timestamps(st):
+    t0 = time.time()
+    rc, cids, codes = st.call("1000", expect=200, hold_ms=2000)
+    t1 = time.time()
+    assert rc == 0 and codes == [200]
+    cid = cids[0]
+    wait_for(lambda: len(st.requests(cid)) == 3, 10, "auth, begin, end")
+    reqs = st.requests(cid)
+    assert endpoints(reqs) == ["authorization", "begin_transaction", "end_transaction"]
+    auth, begin, end = (r["body"] for r in reqs)
+    assert auth["account_tag"] == "1000" and auth["source_ip"] == st.uac_ip
+    assert auth["source"].startswith("sip:1000@") and "4930123" in auth["destination"]
+    assert auth["tenant"] == "default" and auth["tags"] == []
+    assert all(r["content_type"] == "application/json" and r["ts_ok"] for r in reqs)
+    tb, te = ts(begin["timestamp_begin"]), ts(end["timestamp_end"])
+    assert int(t0) - 1 <= tb <= t1 + 1
+    assert 1 <= te - tb <= 4, (tb, te)  # held for 2 s
+    assert begin["account_tag"] == "1000" and end["transaction_tag"] == cid
+
+
+DENIALS = [
+    ("BALANCE_INSUFFICIENT", 403),  # overridden in ra-test.cfg (default 402)
+    ("NOT_FOUND", 404),
+    ("NOT_ACTIVE", 403),
+    ("UNREACHEABLE_DESTINATION", 404),
+    ("TOO_MANY_RUNNING_TRANSACTIONS", 486),
+    ("TOO_MANY_RUNNING_TRANSACTIONS_INBOUND", 486),
+    ("TOO_MANY_RUNNING_TRANSACTIONS_OUTBOUND", 486),
+    (None, 403),
+    ("", 403),
+    ("SOMETHING_NEW", 403),
+]
+
+
+@pytest.mark.parametrize("reason,code", DENIALS)
+def test_denial_exactly_one_mapped_reply(st, reason, code):
+    st.rules({"match": {"account_tag": "2000"}, "action": "deny", "reason": reason})
+    rc, cids, codes = st.call("2000", expect=code)
+    assert rc == 0 and codes == [code]
+    time.sleep(0.5)
+    assert endpoints(st.requests(cids[0])) == ["authorization"]  # no begin/end
+
+
+def test_authorized_without_units_is_a_denial(st):
+    st.rules({"match": {"account_tag": "2001"}, "action": "allow", "units": 0})
+    rc, _, codes = st.call("2001", expect=402)
+    assert rc == 0 and codes == [402]
+
+
+@pytest.mark.parametrize("rule,why", [
+    ({"action": "allow", "delay_ms": 2500}, "timeout"),
+    ({"action": "error"}, "http 500"),
+    ({"action": "garbage"}, "bad body"),
+    ({"action": "json", "body": {"authorized": "yes"}}, "bad body"),
+    ({"action": "status", "status": 422, "body": {"detail": []}}, "http 422"),
+    ({"action": "close"}, "empty reply"),
+])
+def test_agent_failure_fail_closed_one_500(st, rule, why):
+    rule["match"] = {"account_tag": "3000"}
+    st.rules(rule)
+    before = st.stats()["authorizations.failclosed"]
+    rc, cids, codes = st.call("3000", expect=500)
+    assert rc == 0 and codes == [500]
+    assert st.stats()["authorizations.failclosed"] == before + 1
+
+
+def test_missing_account_gives_422_and_fail_policy(st):
+    # empty From user: account_tag is not sent, the agent answers 422
+    rc, cids, codes = st.call("", expect=500)
+    assert rc == 0 and codes == [500]
+    reqs = st.requests(cids[0])
+    assert [r["status"] for r in reqs] == [422]
+
+
+def test_units_limit_ends_call_with_bye_both_ways(st):
+    st.rules({"match": {"account_tag": "4000"}, "action": "allow", "units": 3})
+    uas_before = open(os.path.join(st.rundir, "uas-events.log")).read().count("UAS_BYE") \
+        if os.path.exists(os.path.join(st.rundir, "uas-events.log")) else 0
+    t0 = time.time()
+    rc, cids, codes = st.call("4000", expect="bye")
+    elapsed = time.time() - t0
+    assert rc == 0 and codes == [200]
+    assert 2.5 <= elapsed <= 6, elapsed
+    wait_for(lambda: len(st.requests(cids[0])) == 3, 10, "begin and end")
+    begin, end = (r["body"] for r in st.requests(cids[0])[1:])
+    assert 2 <= ts(end["timestamp_end"]) - ts(begin["timestamp_begin"]) <= 4
+    uas_after = open(os.path.join(st.rundir, "uas-events.log")).read().count("UAS_BYE")
+    assert uas_after == uas_before + 1
+
+
+def test_carriers_in_xavp(st):
+    st.rules({"match": {"account_tag": "5000"}, "action": "allow", "units": 60,
+              "carriers": ["TCP:10.9.9.9:5070", "UDP:10.9.9.8:5060", "bogus"]})
+    rc, cids, _ = st.call("5000", expect=200, hold_ms=200)
+    assert rc == 0
+    log = open(os.path.join(st.rundir, "kamailio.log")).read()
+    line = [ln for ln in log.splitlines() if "RATED ci=" + cids[0] in ln][-1]
+    assert "carriers=2" in line and "c0=sip:10.9.9.9:5070;transport=tcp" in line
+
+
+def test_begin_end_survive_agent_outage_in_order_once(st):
+    st.rules({"match": {"endpoint": "begin_transaction"}, "action": "error"},
+              {"match": {"endpoint": "end_transaction"}, "action": "close"})
+    rc, cids, codes = st.call("6000", expect=200, hold_ms=500, calls=50, rate=25, timeout=120)
+    assert rc == 0 and codes.count(200) == 50
+    wait_for(lambda: st.stats()["outbox.depth"] == 100, 20, "100 records waiting")
+    assert "records" in st.rpc("rating_agent.outbox", "5")
+    st.reset_agent()  # the agent is back
+    st.rpc("rating_agent.flush")
+    wait_for(lambda: st.stats()["outbox.depth"] == 0, 30, "outbox drained")
+    calls = by_call(st.requests())
+    assert sorted(calls) == sorted(cids)
+    for cid, reqs in calls.items():
+        assert endpoints(reqs) == ["begin_transaction", "end_transaction"], cid
+        assert ts(reqs[0]["body"]["timestamp_begin"]) <= ts(reqs[1]["body"]["timestamp_end"])
+
+
+def test_definite_refusal_is_dropped_not_retried(st):
+    st.rules({"match": {"endpoint": "begin_transaction"}, "action": "refuse"},
+             {"match": {"endpoint": "end_transaction"}, "action": "status", "status": 400,
+              "body": "bad"})
+    before = st.stats()["outbox.dropped"]
+    rc, cids, _ = st.call("6100", expect=200, hold_ms=300)
+    assert rc == 0
+    wait_for(lambda: st.stats()["outbox.dropped"] == before + 2, 10, "two drops")
+    time.sleep(1.5)
+    assert endpoints(st.requests(cids[0])) == ["authorization", "begin_transaction",
+                                               "end_transaction"]
+
+
+def test_pending_records_delivered_after_kamailio_restart(st):
+    st.rules({"match": {"endpoint": "begin_transaction"}, "action": "error"},
+             {"match": {"endpoint": "end_transaction"}, "action": "error"})
+    rc, cids, codes = st.call("7000", expect=200, hold_ms=300, calls=5, rate=10)
+    assert rc == 0 and codes.count(200) == 5
+    wait_for(lambda: st.stats()["outbox.depth"] == 10, 10, "10 records waiting")
+    st.stop_kamailio()
+    assert int(st.redis("GET", "ra:depth")) == 10
+    st.reset_agent()
+    st.start_kamailio()
+    wait_for(lambda: st.stats()["outbox.depth"] == 0, 30, "delivered after restart")
+    calls = by_call(st.requests())
+    assert sorted(calls) == sorted(cids)
+    assert all(endpoints(r) == ["begin_transaction", "end_transaction"] for r in calls.values())
+
+
+def test_agent_down_fail_closed_then_fail_open(st):
+    st.stop("double", wait=5)
+    rc, _, codes = st.call("8000", expect=500)
+    assert rc == 0 and codes == [500]
+    st.stop_kamailio()
+    st.start_kamailio(RA_POLICY='"open"')
+    try:
+        before = st.stats()["authorizations.failopen"]
+        rc, cids, codes = st.call("8001", expect=200, hold_ms=300)
+        assert rc == 0 and codes == [200]
+        assert st.stats()["authorizations.failopen"] == before + 1
+        wait_for(lambda: st.stats()["outbox.depth"] == 2, 10, "begin/end kept")
+        st.start_double()
+        st.rpc("rating_agent.flush")
+        wait_for(lambda: st.stats()["outbox.depth"] == 0, 30, "delivered")
+        assert endpoints(st.requests(cids[0])) == ["begin_transaction", "end_transaction"]
+    finally:
+        st.stop_kamailio()
+        st.start_kamailio()
