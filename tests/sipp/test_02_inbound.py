@@ -48,6 +48,9 @@ def test_inbound_exact_did_with_media_carrier_hangs_up(sbc):
     callid = ans["callid"]
     time.sleep(2.0)  # the carrier plays g711a.pcap, the gateway echoes it
     _assert_media_crossed(sbc, off, u, callid, CARRIER_IP, ALPHA_GWS)
+    # The dialog module tracks the call (state 4 = confirmed by the ACK).
+    state = sbc.stack.dialogs().get(callid)
+    assert state == 4, "dialog of %s in state %r during the call\n%s" % (callid, state, sbc.diagnose(off, callid, u))
     u.wait()
     diag = sbc.diagnose(off, callid, u)
     assert u.rc == 0 and u.events("BYE_OK"), diag

@@ -15,9 +15,11 @@ def test_outbound_call_reaches_carrier(sbc):
     time.sleep(1.5)
     q = sbc.stack.rtpe_query(callid)
     streams = rtp_streams(q)
+    dlg_state = sbc.stack.dialogs().get(callid)
     u.wait()
     diag = sbc.diagnose(off, callid, u)
     assert u.rc == 0 and u.events("BYE_OK"), diag
+    assert dlg_state == 4, "dialog state %r during the call\n%s" % (dlg_state, diag)
     # The gateway sees rtpengine's public address, the carrier its private one.
     assert ans.get("sdp_ip") == PUBLIC_IP, diag
     assert sbc.peers.receivers(mark, callid) == [CARRIER_IP], diag
