@@ -173,3 +173,27 @@ def test_inbound_call_over_tcp(sbc, who_hangs_up):
     peer_done = "BYE" if who_hangs_up == "carrier" else "BYE_SENT_OK"
     assert sbc.peers.events(mark, peer_done, callid)[got[0]], sbc.peers[got[0]].describe() + "\n" + diag
     _assert_cleaned_up(sbc, off, callid, u)
+
+
+def test_reinvite_from_gateway(sbc):
+    """The AI gateway re-INVITEs mid-call (new offer from the public side), then hangs up."""
+    off = sbc.stack.log_offset()
+    for ip in ALPHA_GWS:
+        sbc.peers.replace(ip, "uas_reinvite_bye.xml", hold_ms=1000)
+    mark = sbc.peers.mark()
+    u = sbc.uac("uac_call_wait_bye.xml", CARRIER_IP, PRIVATE, service=ALPHA_DID, calls=1,
+                rtp_echo=True).run()
+    ans = u.events("ANSWERED")
+    callid = ans[0]["callid"] if ans else None
+    diag = sbc.diagnose(off, callid, u)
+    assert u.rc == 0 and ans and u.events("BYE_RECEIVED"), diag
+    reinv = u.events("REINVITE")
+    # The carrier gets the gateway's new offer with rtpengine's private address.
+    assert reinv and reinv[0].get("sdp_ip") == PRIVATE_IP, "carrier re-INVITE %r\n%s" % (reinv, diag)
+    got = sbc.peers.receivers(mark, callid)
+    assert len(got) == 1 and got[0] in ALPHA_GWS, "receivers %r\n%s" % (got, diag)
+    re_ok = sbc.peers.events(mark, "REINVITE_OK", callid)[got[0]]
+    gw_diag = sbc.peers[got[0]].describe() + "\n" + diag
+    assert re_ok and re_ok[0].get("sdp_ip") == PUBLIC_IP, gw_diag
+    assert sbc.peers.events(mark, "BYE_SENT_OK", callid)[got[0]], gw_diag
+    _assert_cleaned_up(sbc, off, callid, u)
