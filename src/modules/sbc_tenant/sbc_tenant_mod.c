@@ -44,6 +44,7 @@ static param_export_t params[] = {
 	{"tenants_table", PARAM_STR, &sbct_tenants_table},
 	{"did_table",     PARAM_STR, &sbct_did_table},
 	{"xavp",          PARAM_STR, &sbct_xavp_name},
+	{"fetch_rows",    PARAM_INT, &sbct_fetch_rows},
 	{0, 0, 0}
 };
 
@@ -70,6 +71,8 @@ static int mod_init(void)
 		LM_ERR("xavp must not be empty\n");
 		return -1;
 	}
+	if(sbct_fetch_rows <= 0)
+		sbct_fetch_rows = 1000;
 	if(sbct_db_bind() < 0)
 		return -1;
 	if(sbct_stats_init() < 0)

@@ -16,12 +16,12 @@
 
 #include "sbct_db.h"
 
-#define SBCT_FETCH_ROWS 2000
 #define SBCT_WARN_MAX 100
 
 str sbct_db_url = STR_NULL;
 str sbct_tenants_table = str_init("tenants");
 str sbct_did_table = str_init("did_routing");
+int sbct_fetch_rows = 1000;
 
 static db_func_t sbct_dbf;
 
@@ -300,7 +300,7 @@ static int sbct_scan_table(db1_con_t *con, str *table, db_key_t *cols,
 	}
 	if(fetch) {
 		if(sbct_dbf.query(con, 0, 0, 0, cols, 0, ncols, 0, 0) < 0
-				|| sbct_dbf.fetch_result(con, &res, SBCT_FETCH_ROWS) < 0) {
+				|| sbct_dbf.fetch_result(con, &res, sbct_fetch_rows) < 0) {
 			res = NULL;
 			goto dberr;
 		}
@@ -333,7 +333,7 @@ static int sbct_scan_table(db1_con_t *con, str *table, db_key_t *cols,
 		}
 		if(!fetch || RES_ROW_N(res) == 0)
 			break;
-		if(sbct_dbf.fetch_result(con, &res, SBCT_FETCH_ROWS) < 0) {
+		if(sbct_dbf.fetch_result(con, &res, sbct_fetch_rows) < 0) {
 			res = NULL;
 			goto dberr;
 		}

@@ -13,6 +13,7 @@
 extern str sbct_db_url;
 extern str sbct_tenants_table;
 extern str sbct_did_table;
+extern int sbct_fetch_rows; /* rows per fetch_result() */
 
 typedef struct sbct_db_counts
 {

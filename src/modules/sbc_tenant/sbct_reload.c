@@ -227,6 +227,7 @@ static sbct_index_t *sbct_build_from_db(
 	sbct_db_counts_t c;
 	sbct_build_stats_t st;
 	uint32_t dups_logged = 0;
+	uint64_t t0;
 
 	b = sbct_builder_new(&sbct_shm_allocator);
 	if(b == NULL) {
@@ -235,8 +236,11 @@ static sbct_index_t *sbct_build_from_db(
 	}
 	sbct_builder_set_dup_cb(b, sbct_log_dup, &dups_logged);
 	memset(&c, 0, sizeof(c));
+	t0 = sbct_now_ms();
 	if(sbct_db_load(b, &c, reason, reason_size) == 0) {
+		info->db_ms = sbct_now_ms() - t0;
 		idx = sbct_builder_finish(b, &st);
+		info->build_ms = sbct_now_ms() - t0 - info->db_ms;
 		if(idx == NULL)
 			snprintf(reason, reason_size,
 					"out of shared memory building the index (%u rows)", c.dids);
@@ -291,10 +295,12 @@ int sbct_reload(sbct_reload_info_t *info, char *reason, int reason_size)
 	_sbct_sh->stats.index_bytes = info->index_bytes;
 	lock_release(_sbct_reload_lock);
 	LM_INFO("index loaded: %u tenants, %u DIDs, %u rows skipped, %u disabled,"
-			" %llu bytes, %llu ms\n",
+			" %llu bytes, %llu ms (database %llu ms, build %llu ms)\n",
 			info->tenants, info->dids, info->skipped, info->disabled,
 			(unsigned long long)info->index_bytes,
-			(unsigned long long)info->duration_ms);
+			(unsigned long long)info->duration_ms,
+			(unsigned long long)info->db_ms,
+			(unsigned long long)info->build_ms);
 	return 0;
 }
 

@@ -20,7 +20,9 @@ typedef struct sbct_reload_info
 	uint32_t disabled;	/* did_routing rows with enabled=0, not loaded */
 	uint32_t duplicates; /* ... of skipped: duplicate DID patterns */
 	uint64_t index_bytes; /* shm block of the new index */
-	uint64_t duration_ms;
+	uint64_t duration_ms; /* whole reload, incl. waiting for readers */
+	uint64_t db_ms;		  /* reading the tables into the builder */
+	uint64_t build_ms;	  /* building the index block */
 } sbct_reload_info_t;
 
 /* totals kept in shm, exported as statistics */

@@ -36,10 +36,11 @@ static void sbct_rpc_reload(rpc_t *rpc, void *ctx)
 		rpc->fault(ctx, 500, "Internal error creating the reply");
 		return;
 	}
-	rpc->struct_add(th, "ddddddd", "tenants", (int)info.tenants, "dids",
+	rpc->struct_add(th, "ddddddddd", "tenants", (int)info.tenants, "dids",
 			(int)info.dids, "skipped", (int)info.skipped, "duplicates",
 			(int)info.duplicates, "disabled", (int)info.disabled,
-			"duration_ms", (int)info.duration_ms, "index_bytes",
+			"duration_ms", (int)info.duration_ms, "db_ms", (int)info.db_ms,
+			"build_ms", (int)info.build_ms, "index_bytes",
 			(int)info.index_bytes);
 }
 
