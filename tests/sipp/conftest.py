@@ -41,9 +41,13 @@ def sbc(request):
 
 @pytest.fixture(autouse=True)
 def healthy(request, sbc):
-    """Before each test: Kamailio and every peer are up. After it: peers a test replaced are back."""
+    """Before each test: Kamailio and every peer are up. After it: peers a test replaced are back, and
+    no peer reported an error (unexpected message, failed call) during the test."""
     assert sbc.stack.kamailio_alive(), "Kamailio is not running:\n" + sbc.stack.log_tail()
     sbc.peers.check_alive()
+    errors_before = sbc.peers.error_sizes()
     yield
     for ip in list(getattr(sbc.peers, "_saved", {})):
         sbc.peers.restore(ip)
+    new = sbc.peers.new_errors(errors_before)
+    assert not new, "SIPp peers reported errors during this test:\n" + new

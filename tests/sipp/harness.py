@@ -282,6 +282,7 @@ class Peers:
 
     def __init__(self):
         self.procs = {}
+        self.started = []   # every peer process of the session, replaced ones included
 
     def start_one(self, ip, scenario, **kw):
         args = dict(port=PEER_PORT, rtp_echo=True, client=False, timeout=PEER_TIMEOUT,
@@ -289,7 +290,28 @@ class Peers:
         args.update(kw)
         p = Sipp("peer-" + scenario.replace(".xml", ""), scenario, ip, **args).start()
         self.procs[ip] = p
+        self.started.append(p)
         return p
+
+    def error_sizes(self):
+        """{error file: size} of every peer so far: SIPp writes there on unexpected messages,
+        failed calls and the like, which a healthy peer never has."""
+        out = {}
+        for p in self.started:
+            try:
+                out[p.err_file] = os.path.getsize(p.err_file)
+            except OSError:
+                pass
+        return out
+
+    def new_errors(self, before):
+        text = []
+        for path, size in self.error_sizes().items():
+            if size > before.get(path, 0):
+                with open(path, errors="replace") as f:
+                    f.seek(before.get(path, 0))
+                    text.append("--- %s:\n%s" % (os.path.basename(path), f.read()[-3000:]))
+        return "\n".join(text)
 
     def start(self):
         for ip, scen in PEER_SCENARIOS.items():
