@@ -13,6 +13,7 @@
 #include "../../core/dprint.h"
 #include "../../core/xavp.h"
 
+#include "sbct_compat.h"
 #include "sbct_index.h"
 #include "sbct_lookup.h"
 #include "sbct_reload.h"
@@ -74,8 +75,7 @@ static int sbct_xavp_int(sr_xavp_t **list, str *name, int v)
 	sr_xval_t val;
 
 	memset(&val, 0, sizeof(val));
-	val.type = SR_XTYPE_INT;
-	val.v.i = v;
+	SBCT_XVAL_SET_INT(val, v);
 	return xavp_add_value(name, &val, list) ? 0 : -1;
 }
 
