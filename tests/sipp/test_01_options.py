@@ -1,7 +1,7 @@
 """OPTIONS keepalives to the SBC itself are answered 200 on both sides (DESIGN.md section 3)."""
 import pytest
 
-from harness import ALPHA_GWS, CARRIER_IP, PRIVATE, PUBLIC
+from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE, PUBLIC
 
 
 @pytest.mark.parametrize("src_ip,side", [(CARRIER_IP, PRIVATE), (ALPHA_GWS[0], PUBLIC)],

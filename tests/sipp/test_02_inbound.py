@@ -1,13 +1,13 @@
 """Inbound calls: carrier (127.0.1.10) -> SBC private side -> DID lookup -> the tenant's AI gateway.
 
 Each test asserts the SIP outcome on the caller's side AND which gateway got the call (the peers log
-every INVITE they receive, see harness.Peers).
+every INVITE they receive, see sipp_harness.Peers).
 """
 import time
 
 import pytest
 
-from harness import (ALPHA_GWS, BETA_GW, CARRIER_IP, PRIVATE, PRIVATE_IP, PUBLIC_IP, RINGING_GW,
+from sipp_harness import (ALPHA_GWS, BETA_GW, CARRIER_IP, PRIVATE, PRIVATE_IP, PUBLIC_IP, RINGING_GW,
                      rtp_streams)
 
 ALPHA_DID = "4930100001"

@@ -1,7 +1,7 @@
 """Outbound calls: AI gateway (address group 2) -> SBC public side -> carrier dispatcher set 1."""
 import time
 
-from harness import ALPHA_GWS, CARRIER_IP, PRIVATE_IP, PUBLIC, PUBLIC_IP, rtp_streams
+from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE_IP, PUBLIC, PUBLIC_IP, rtp_streams
 
 
 def test_outbound_call_reaches_carrier(sbc):

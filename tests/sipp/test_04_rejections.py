@@ -1,7 +1,7 @@
 """Calls that must be refused, with the exact SIP code, and reach no peer at all."""
 import pytest
 
-from harness import ALPHA_GWS, CARRIER_IP, PRIVATE, PUBLIC
+from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE, PUBLIC
 
 ALPHA_DID = "4930100001"
 

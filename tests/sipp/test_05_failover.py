@@ -1,6 +1,6 @@
 """Failover within a tenant's group and to its fallback group; one call's failure never marks a
 gateway inactive (only the SBC's own OPTIONS probing may)."""
-from harness import ALPHA_GWS, BROKEN_GW, CARRIER_IP, FALLBACK_GW, PRIVATE
+from sipp_harness import ALPHA_GWS, BROKEN_GW, CARRIER_IP, FALLBACK_GW, PRIVATE
 
 GAMMA_DID = "4940100001"   # tenant gamma, set 40: 127.0.2.12 (priority 10) then 127.0.2.10
 ALPHA_DID = "4930100001"   # tenant alpha, set 10 (127.0.2.10, 127.0.2.11), fallback set 30 (127.0.3.11)

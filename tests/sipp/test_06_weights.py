@@ -1,5 +1,5 @@
 """Weighted distribution: tenant alpha's set 10 is 127.0.2.10 weight 80, 127.0.2.11 weight 20."""
-from harness import ALPHA_GWS, CARRIER_IP, PRIVATE
+from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE
 
 CALLS = 100
 
