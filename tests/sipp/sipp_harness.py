@@ -8,7 +8,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 from rtpe_ng import NgClient
@@ -381,6 +383,38 @@ class Peers:
         time.sleep(0.3)
         assert p.alive(), p.describe()
         return p
+
+
+class SilentPeer:
+    """A UDP socket on <ip>:5060 that records every SIP request it gets and never answers: a gateway
+    that is reachable but dead (the SBC must time out on it and fail over)."""
+
+    def __init__(self, ip, port=PEER_PORT):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, port))
+        self.sock.settimeout(0.2)
+        self.requests = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            text = data.decode(errors="replace")
+            m = re.search(r"^(?:Call-ID|i)\s*:\s*(\S+)", text, re.M | re.I)
+            self.requests.append((text.split(" ", 1)[0], m.group(1) if m else None))
+
+    def got(self, method, callid):
+        return sum(1 for m, c in self.requests if m == method and c == callid)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
 
 
 class Stack:
