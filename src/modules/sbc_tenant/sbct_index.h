@@ -6,9 +6,10 @@
  * caller: the module uses shared memory, the tests use malloc.
  *
  * An index is ONE contiguous, pointer-free block (header, tenant array,
- * open-addressing hash table of DID entries, string pool). It is built
- * off to the side by a builder and is read-only once finished, so any
- * number of processes can read it without locks.
+ * open-addressing hash tables of exact and prefix DID entries, string
+ * pool; see sbct_index_int.h). It is built off to the side by a builder
+ * (sbct_build.c) and is read-only once finished, so any number of
+ * processes can read it without locks.
  *
  * DID pattern syntax (did_routing.did):
  *   [+]D...D      exact number, 1..32 digits
@@ -101,8 +102,10 @@ typedef struct sbct_build_stats
 	size_t string_bytes;	/* bytes of the string pool (names, URIs) */
 } sbct_build_stats_t;
 
-/* Lookup result. Pointers point into the index: copy them out before
- * the index can be released (i.e. while the reader slot is held). */
+/* Lookup result. code, did and did_len are always set; the other fields
+ * only for SBCT_EXACT, SBCT_PREFIX and SBCT_DISABLED (gateway_uri is NULL
+ * and pattern "" otherwise). Pointers point into the index: copy them
+ * out before the index can be released (while the reader slot is held). */
 typedef struct sbct_result
 {
 	int code;
