@@ -93,7 +93,7 @@ class Stack:
 
     def start_uas(self):
         self._spawn("uas", ["timeout", "900", "sipp", "-sf", os.path.join(HERE, "uas_ra.xml"),
-                            "-i", self.uas_ip, "-p", str(self.sip_port), "-bg", "-nostdin",
+                            "-i", self.uas_ip, "-p", str(self.sip_port), "-nostdin",
                             "-cp", "18297", "-trace_logs", "-log_file",
                             os.path.join(self.rundir, "uas-events.log")])
         time.sleep(0.5)
