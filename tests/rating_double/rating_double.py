@@ -112,6 +112,7 @@ def missing_field(name):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like uvicorn
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "rating-double/1"
 
     def log_message(self, fmt, *args):  # quiet unless --log
@@ -266,6 +267,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # listen backlog: bursts of new connections (uvicorn: 2048)
 
     def handle_error(self, request, client_address):
         # a client that gave up (timeout) while we were delaying is expected

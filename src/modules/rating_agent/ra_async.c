@@ -13,7 +13,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
-#include <sys/socket.h>
+#include <fcntl.h>
 
 #include "../../core/dprint.h"
 #include "../../core/xavp.h"
@@ -45,6 +45,10 @@ typedef struct ra_job {
 	char data[1];
 } ra_job_t;
 
+/* a pipe per worker: job pointers (8 bytes, below PIPE_BUF) are written
+ * atomically by any number of SIP workers, and 64 KB of pipe hold
+ * thousands of them (a unix datagram socket holds only max_dgram_qlen,
+ * often 10) */
 typedef struct ra_worker {
 	int fd[2]; /* [0] read by the worker, [1] written by SIP workers */
 } ra_worker_t;
@@ -69,10 +73,15 @@ int ra_async_init(void)
 		return -1;
 	}
 	for(i = 0; i < ra_set.workers; i++) {
-		if(socketpair(AF_UNIX, SOCK_DGRAM, 0, ra_workers[i].fd) < 0) {
-			LM_ERR("socketpair failed: %s\n", strerror(errno));
+		if(pipe(ra_workers[i].fd) < 0) {
+			LM_ERR("pipe failed: %s\n", strerror(errno));
 			return -1;
 		}
+		/* never block a SIP worker; a full pipe is "queue full" */
+		fcntl(ra_workers[i].fd[0], F_SETFL,
+				fcntl(ra_workers[i].fd[0], F_GETFL) | O_NONBLOCK);
+		fcntl(ra_workers[i].fd[1], F_SETFL,
+				fcntl(ra_workers[i].fd[1], F_GETFL) | O_NONBLOCK);
 	}
 	if(register_script_cb(ra_prescript_cb, PRE_SCRIPT_CB | FAILURE_CB, 0)
 			< 0) {
@@ -307,7 +316,7 @@ int ra_async_authorize(sip_msg_t *msg, str *rname, int ridx)
 	}
 	ra_stat_inc(RA_ST_AUTH_REQUESTS);
 	w = ra_next_worker++ % ra_set.workers;
-	if(send(ra_workers[w].fd[1], &j, sizeof(j), MSG_DONTWAIT) != sizeof(j)) {
+	if(write(ra_workers[w].fd[1], &j, sizeof(j)) != sizeof(j)) {
 		LM_ERR("worker %d queue: %s\n", w, strerror(errno));
 		ra_tmb.t_cancel_suspend(j->tindex, j->tlabel);
 		shm_free(j);
@@ -416,7 +425,7 @@ void ra_async_worker_main(int idx)
 	for(;;) {
 		if(ra_http_run(fd, 1000) <= 0)
 			continue;
-		while(recv(fd, &j, sizeof(j), MSG_DONTWAIT) == sizeof(j))
+		while(read(fd, &j, sizeof(j)) == sizeof(j))
 			start_job(j);
 	}
 }

@@ -3,7 +3,7 @@
  *
  * The SIP worker suspends the INVITE transaction (tm t_suspend) and hands a
  * job (shm) to one of the module's HTTP worker processes through that
- * worker's datagram socket pair; the worker posts /v1/authorization on its
+ * worker's pipe; the worker posts /v1/authorization on its
  * curl multi handle and, with the answer, resumes the transaction
  * (t_continue) in the cfg route (or KEMI function) named by the caller.
  * The outcome is written into the xavp (modparam xavp, default "ra") of

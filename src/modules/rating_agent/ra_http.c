@@ -56,8 +56,13 @@ int ra_http_init(void)
 		LM_ERR("curl_multi_init failed\n");
 		return -1;
 	}
-	/* enough idle connections kept open for the usual concurrency */
-	curl_multi_setopt(ra_multi, CURLMOPT_MAXCONNECTS, 64L);
+	/* Bounded connections per process: beyond that requests wait inside
+	 * curl for a free connection (their timeout still runs) instead of
+	 * flooding the agent's accept queue; idle ones are kept open. */
+	curl_multi_setopt(ra_multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			(long)ra_set.max_connections);
+	curl_multi_setopt(ra_multi, CURLMOPT_MAXCONNECTS,
+			(long)ra_set.max_connections);
 	/* the agent branches on the content type (422 on form bodies);
 	 * no "Expect: 100-continue" round trip */
 	ra_headers = curl_slist_append(NULL, "Content-Type: application/json");

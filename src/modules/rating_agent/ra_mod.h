@@ -40,6 +40,7 @@ typedef struct ra_settings {
 	int timeout_ms;
 	int connect_timeout_ms;
 	int workers;
+	int max_connections;
 	ra_fail_policy_t fail_policy;
 	ra_reply_t fail_reply;
 	ra_reason_map_t *reasons;

@@ -80,6 +80,7 @@ static param_export_t params[] = {
 		{"timeout_ms", PARAM_INT, &ra_set.timeout_ms},
 		{"connect_timeout_ms", PARAM_INT, &ra_set.connect_timeout_ms},
 		{"workers", PARAM_INT, &ra_set.workers},
+		{"max_connections", PARAM_INT, &ra_set.max_connections},
 		{"fail_policy", PARAM_STRING, &p_fail_policy},
 		{"fail_reply", PARAM_STRING, &p_fail_reply},
 		{"reason_map", PARAM_STRING | PARAM_USE_FUNC, (void *)reason_map_param},
@@ -126,6 +127,7 @@ static void set_defaults(void)
 	ra_set.timeout_ms = 2000;
 	ra_set.connect_timeout_ms = 500;
 	ra_set.workers = 2;
+	ra_set.max_connections = 32;
 	ra_set.dialog_bind = 1;
 	ra_set.redis_timeout_ms = 500;
 	ra_set.retry_min_ms = 500;
@@ -227,12 +229,13 @@ static int check_settings(void)
 	if(p_reasons == NULL && (p_reasons = ra_reason_map_new()) == NULL)
 		return -1;
 	ra_set.reasons = p_reasons;
-	if(ra_set.workers < 1 || ra_set.timeout_ms < 1
+	if(ra_set.workers < 1 || ra_set.max_connections < 1 || ra_set.timeout_ms < 1
 			|| ra_set.connect_timeout_ms < 1 || ra_set.outbox_timeout_ms < 1
 			|| ra_set.outbox_max_inflight < 1 || ra_set.retry_min_ms < 1
 			|| ra_set.retry_max_ms < ra_set.retry_min_ms
 			|| ra_set.shm_max_records < 1 || ra_set.redis_timeout_ms < 1) {
-		LM_ERR("workers, timeouts, outbox_max_inflight, shm_max_records "
+		LM_ERR("workers, max_connections, timeouts, outbox_max_inflight, "
+			   "shm_max_records "
 			   "must be >= 1 and retry_max_ms >= retry_min_ms\n");
 		return -1;
 	}

@@ -271,3 +271,21 @@ def test_shm_outbox_without_redis(st):
     finally:
         st.stop_kamailio()
         st.start_kamailio()
+
+
+def test_burst_of_calls_no_queue_overflow(st):
+    before = st.stats()
+    rc, cids, codes = st.call("9200", expect=200, hold_ms=200, calls=300, rate=150,
+                              timeout=120)
+    after = st.stats()
+    assert rc == 0 and codes.count(200) == 300
+    assert after["authorizations.authorized"] - before["authorizations.authorized"] == 300
+    assert after["authorizations.failclosed"] == before["authorizations.failclosed"]
+    def delivered():
+        return [r for r in st.requests() if r["endpoint"] != "authorization"]
+    wait_for(lambda: len(delivered()) == 600, 30, "600 begin/end")
+    calls = by_call(delivered())
+    assert len(calls) == 300
+    assert all(endpoints(r) == ["begin_transaction", "end_transaction"] for r in calls.values())
+    print("auth latency p50/p99 ms:", after["authorizations.latency_p50_ms"],
+          after["authorizations.latency_p99_ms"])
