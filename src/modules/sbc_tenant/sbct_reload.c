@@ -56,10 +56,22 @@ typedef struct sbct_shared
 
 static sbct_shared_t *_sbct_sh = NULL;
 static gen_lock_t *_sbct_reload_lock = NULL;
+static unsigned long _sbct_shm_reserve = 0;
+
+/* A reload must not eat the shared memory the SIP workers need: a large
+ * builder allocation that would leave less than 1/16 of the pool free is
+ * refused, the reload fails and the live index stays. */
+#define SBCT_BIG_ALLOC (256 * 1024)
 
 static void *sbct_shm_alloc(size_t size, void *ctx)
 {
 	(void)ctx;
+	if(size >= SBCT_BIG_ALLOC && shm_available() < size + _sbct_shm_reserve) {
+		LM_WARN("not taking %lu bytes: less than %lu bytes of shm would be"
+				" left\n",
+				(unsigned long)size, _sbct_shm_reserve);
+		return NULL;
+	}
 	return shm_malloc(size);
 }
 
@@ -74,6 +86,10 @@ static const sbct_alloc_t sbct_shm_allocator = {
 
 int sbct_shared_init(void)
 {
+	struct mem_info mi;
+
+	shm_info(&mi);
+	_sbct_shm_reserve = mi.total_size / 16;
 	_sbct_sh = shm_malloc(sizeof(sbct_shared_t));
 	if(_sbct_sh == NULL) {
 		SHM_MEM_ERROR;
