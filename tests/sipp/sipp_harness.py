@@ -306,13 +306,21 @@ class Peers:
                 pass
         return out
 
+    # Not about SIP: SIPp's own scheduler running late on a busy machine.
+    _NOISE = re.compile(r"The following events occurred:|Overload warning: the (minor|major) watchdog timer")
+
     def new_errors(self, before):
         text = []
         for path, size in self.error_sizes().items():
             if size > before.get(path, 0):
                 with open(path, errors="replace") as f:
                     f.seek(before.get(path, 0))
-                    text.append("--- %s:\n%s" % (os.path.basename(path), f.read()[-3000:]))
+                    data = f.read()
+                # Events start with a timestamp line prefix; drop the scheduler noise only.
+                events = re.split(r"(?=\d{4}-\d\d-\d\d\t)", data)
+                real = [e for e in events if e.strip() and not self._NOISE.search(e)]
+                if real:
+                    text.append("--- %s:\n%s" % (os.path.basename(path), "".join(real)[-3000:]))
         return "\n".join(text)
 
     def start(self):
