@@ -333,7 +333,10 @@ static void mod_destroy(void)
 
 /* ---- cfg functions ---- */
 
-static int do_authorize(sip_msg_t *msg, str *route)
+/* kemi: called from a KEMI script, resume in the function named route;
+ * else resume in the native route block (a cfg may have native routing
+ * blocks and a KEMI engine at once: the caller decides, not the engine) */
+static int do_authorize(sip_msg_t *msg, str *route, int kemi)
 {
 	int ridx = -1;
 
@@ -341,7 +344,7 @@ static int do_authorize(sip_msg_t *msg, str *route)
 		LM_ERR("no route name\n");
 		return -1;
 	}
-	if(sr_kemi_eng_get() == NULL) {
+	if(!kemi) {
 		ridx = route_lookup(&main_rt, route->s);
 		if(ridx < 0 || main_rt.rlist[ridx] == NULL) {
 			LM_ERR("route [%.*s] not found or empty\n", route->len, route->s);
@@ -367,7 +370,7 @@ static int w_authorize(sip_msg_t *msg, char *route, char *p2)
 	memcpy(buf, r.s, r.len);
 	buf[r.len] = '\0';
 	r.s = buf;
-	return do_authorize(msg, &r);
+	return do_authorize(msg, &r, 0);
 }
 
 static int w_reply(sip_msg_t *msg, char *p1, char *p2)
@@ -406,7 +409,7 @@ static int ki_authorize(sip_msg_t *msg, str *route)
 	buf[route->len] = '\0';
 	r.s = buf;
 	r.len = route->len;
-	return do_authorize(msg, &r);
+	return do_authorize(msg, &r, 1);
 }
 
 static int ki_reply(sip_msg_t *msg)

@@ -98,18 +98,19 @@ class Stack:
                             os.path.join(self.rundir, "uas-events.log")])
         time.sleep(0.5)
 
-    def start_kamailio(self, **defines):
+    def start_kamailio(self, cfg=None, **defines):
         defs = {"RA_IP": self.kam_ip, "RA_PORT": str(self.sip_port),
                 "RA_UAS": '"sip:%s:%d"' % (self.uas_ip, self.sip_port),
                 "RA_AGENT": '"http://127.0.0.1:%d"' % self.agent_port,
                 "RA_REDIS": '"redis://127.0.0.1:%d/0"' % self.redis_port,
                 "RA_CTL": '"unix:%s/kamailio_ctl"' % self.rundir,
-                "RA_MPATH": '"%s:%s"' % (module_dir(), SYSMODS)}
+                "RA_MPATH": '"%s:%s"' % (module_dir(), SYSMODS),
+                "RA_KEMI_JS": '"%s"' % os.path.join(HERE, "ra-test.js")}
         defs.update({k: v for k, v in defines.items()})
-        argv = ["kamailio", "-f", os.path.join(HERE, "ra-test.cfg"), "-Y", self.rundir, "-P",
+        argv = ["kamailio", "-f", cfg or os.path.join(HERE, "ra-test.cfg"), "-Y", self.rundir, "-P",
                 os.path.join(self.rundir, "k.pid"), "-DD", "-E", "-m", "256", "-M", "16"]
         for k, v in defs.items():
-            argv += ["-A", "%s=%s" % (k, v)]
+            argv += ["-A", k if v is None else "%s=%s" % (k, v)]
         self._spawn("kamailio", argv)
         wait_for(lambda: "uptime" in self.rpc("core.uptime"), 20, "kamailio up")
         # the module's own processes are up when the sender published its first gauges

@@ -289,3 +289,23 @@ def test_burst_of_calls_no_queue_overflow(st):
     assert all(endpoints(r) == ["begin_transaction", "end_transaction"] for r in calls.values())
     print("auth latency p50/p99 ms:", after["authorizations.latency_p50_ms"],
           after["authorizations.latency_p99_ms"])
+
+
+def test_kemi_javascript_routing(st):
+    """Same flow from a KEMI script (app_jsdt): resume in a JS function, reply helper."""
+    st.stop_kamailio()
+    st.start_kamailio(WITH_KEMI=None)
+    try:
+        st.rules({"match": {"account_tag": "9302"}, "action": "deny",
+                  "reason": "NOT_ACTIVE"},
+                 {"match": {"account_tag": "9303"}, "action": "error"})
+        rc, cids, codes = st.call("9301", expect=200, hold_ms=300)
+        assert rc == 0 and codes == [200]
+        wait_for(lambda: len(st.requests(cids[0])) == 3, 10, "auth, begin, end")
+        assert st.call("9302", expect=403)[0] == 0
+        assert st.call("9303", expect=500)[0] == 0
+        log = open(os.path.join(st.rundir, "kamailio.log")).read()
+        assert "KEMI RATED ci=" + cids[0] + " authorized=1" in log
+    finally:
+        st.stop_kamailio()
+        st.start_kamailio()
