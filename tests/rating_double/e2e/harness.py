@@ -107,6 +107,8 @@ class Stack:
                 "RA_MPATH": '"%s:%s"' % (module_dir(), SYSMODS),
                 "RA_KEMI_JS": '"%s"' % os.path.join(HERE, "ra-test.js")}
         defs.update({k: v for k, v in defines.items()})
+        if "WITH_DLGDB" in defs:
+            self._dbtext()
         argv = ["kamailio", "-f", cfg or os.path.join(HERE, "ra-test.cfg"), "-Y", self.rundir, "-P",
                 os.path.join(self.rundir, "k.pid"), "-DD", "-E", "-m", "256", "-M", "16"]
         for k, v in defs.items():
@@ -116,6 +118,17 @@ class Stack:
         # the module's own processes are up when the sender published its first gauges
         wait_for(lambda: "gauges_age_ms: -1" not in self.rpc("rating_agent.stats"), 10,
                  "rating_agent sender up")
+
+    def _dbtext(self):
+        """db_text files for the dialog table (kept across restarts, empty at first use)."""
+        d = os.path.join(self.rundir, "dbtext")
+        if not os.path.isdir(d):
+            os.makedirs(d)
+            for t in ("version", "dialog", "dialog_vars"):
+                with open(os.path.join("/usr/share/kamailio/dbtext/kamailio", t)) as f:
+                    data = f.read()
+                with open(os.path.join(d, t), "w") as f:
+                    f.write(data)
 
     def stop_kamailio(self):
         self.stop("kamailio", wait=20)

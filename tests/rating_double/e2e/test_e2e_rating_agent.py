@@ -309,3 +309,31 @@ def test_kemi_javascript_routing(st):
     finally:
         st.stop_kamailio()
         st.start_kamailio()
+
+
+def test_call_across_kamailio_restart_still_gets_its_end(st):
+    """Dialogs kept in a database (dialog db_mode) are bound again after a restart from the
+    dialog variables, so a call answered before the restart gets its end after it."""
+    import shutil
+    import threading
+    shutil.rmtree(os.path.join(st.rundir, "dbtext"), ignore_errors=True)
+    st.stop_kamailio()
+    st.start_kamailio(WITH_DLGDB=None)
+    try:
+        res = {}
+        t = threading.Thread(target=lambda: res.update(r=st.call("9400", expect=200,
+                                                                 hold_ms=5000)))
+        t.start()
+        wait_for(lambda: any(r["endpoint"] == "begin_transaction" for r in st.requests()),
+                 10, "begin")
+        st.stop_kamailio()
+        st.start_kamailio(WITH_DLGDB=None)
+        t.join(40)
+        rc, cids, codes = res["r"]
+        assert rc == 0 and codes == [200]
+        wait_for(lambda: len(st.requests(cids[0])) == 3, 10, "end after the restart")
+        assert endpoints(st.requests(cids[0])) == ["authorization", "begin_transaction",
+                                                   "end_transaction"]
+    finally:
+        st.stop_kamailio()
+        st.start_kamailio()
