@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sipp_harness import (ALPHA_GWS, BETA_GW, CARRIER_IP, PRIVATE, PRIVATE_IP, PUBLIC_IP, RINGING_GW,
-                     rtp_streams)
+from sipp_harness import (ALPHA_GWS, BETA_GW, CARRIER_IP, PRIVATE, PRIVATE_IP, PUBLIC_IP,
+                          RINGING_GW, rtp_streams)
 
 ALPHA_DID = "4930100001"
 
