@@ -25,6 +25,7 @@
 #include "../../core/parser/parse_from.h"
 
 #include "ra_mod.h"
+#include "ra_compat.h"
 #include "ra_http.h"
 #include "ra_json.h"
 #include "ra_stats.h"
@@ -123,8 +124,9 @@ static int xadd_int(sr_xavp_t **l, const char *name, long long v)
 	n.s = (char *)name;
 	n.len = strlen(name);
 	memset(&val, 0, sizeof(val));
-	val.type = SR_XTYPE_INT;
-	val.v.i = v > 0x7fffffff ? 0x7fffffff : (v < -0x7fffffff ? -0x7fffffff : (int)v);
+	val.type = RA_XTYPE_NUM;
+	RA_XVAL_NUM(val) =
+			v > 0x7fffffff ? 0x7fffffff : (v < -0x7fffffff ? -0x7fffffff : (int)v);
 	return xavp_add_value(&n, &val, l) ? 0 : -1;
 }
 
@@ -445,11 +447,11 @@ int ra_reply(sip_msg_t *msg)
 	xc = xavp_get_child_with_ival(&ra_set.xavp, &ncode);
 	xp = xavp_get_child_with_sval(&ra_set.xavp, &nphrase);
 	if(xc != NULL) {
-		if(xc->val.v.i < 300) {
+		if(RA_XVAL_NUM(xc->val) < 300) {
 			LM_DBG("authorized: nothing to reply\n");
 			return -1;
 		}
-		code = xc->val.v.i;
+		code = (int)RA_XVAL_NUM(xc->val);
 		if(xp && xp->val.v.s.len > 0)
 			snprintf(phrase, sizeof(phrase), "%.*s", xp->val.v.s.len,
 					xp->val.v.s.s);

@@ -27,6 +27,7 @@
 #include "../../core/cfg/cfg_struct.h"
 
 #include "ra_mod.h"
+#include "ra_compat.h"
 #include "ra_stats.h"
 #include "ra_http.h"
 #include "ra_async.h"
@@ -386,7 +387,7 @@ static int ki_dialog(sip_msg_t *msg)
 	sr_xavp_t *x;
 
 	x = xavp_get_child_with_ival(&ra_set.xavp, &nunits);
-	return ra_dialog_bind(msg, x ? x->val.v.i : 0, 0);
+	return ra_dialog_bind(msg, x ? (long long)RA_XVAL_NUM(x->val) : 0, 0);
 }
 
 static int w_dialog(sip_msg_t *msg, char *p1, char *p2)
