@@ -3,8 +3,10 @@
  *
  * Exports, parameters, init and the cfg/KEMI glue only; the index is in
  * sbct_index.c/sbct_build.c, the database load in sbct_db.c, the live
- * index and its reload in sbct_reload.c, the xavp result in
- * sbct_lookup.c, RPC in sbct_rpc.c, statistics in sbct_stats.c.
+ * index and its reload in sbct_reload.c, change tracking in
+ * sbct_track.c, the xavp result in sbct_lookup.c, per-tenant limits in
+ * sbct_limits.c (counters) and sbct_check.c (cfg check, dialog binding),
+ * RPC in sbct_rpc.c, statistics in sbct_stats.c.
  *
  * This program is free software; you can redistribute it and/or modify
  * it under the terms of the GNU General Public License as published by
@@ -18,12 +20,14 @@
 #include "../../core/pt.h"
 #include "../../core/sr_module.h"
 
+#include "sbct_check.h"
 #include "sbct_db.h"
 #include "sbct_index.h"
 #include "sbct_lookup.h"
 #include "sbct_reload.h"
 #include "sbct_rpc.h"
 #include "sbct_stats.h"
+#include "sbct_track.h"
 
 MODULE_VERSION
 
@@ -31,11 +35,14 @@ static int mod_init(void);
 static int child_init(int rank);
 static void mod_destroy(void);
 static int w_sbc_tenant_lookup(sip_msg_t *msg, char *did, char *p2);
+static int w_sbc_tenant_check_limits(sip_msg_t *msg, char *p1, char *p2);
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
 	{"sbc_tenant_lookup", (cmd_function)w_sbc_tenant_lookup, 1,
 		fixup_spve_null, fixup_free_spve_null, ANY_ROUTE},
+	{"sbc_tenant_check_limits", (cmd_function)w_sbc_tenant_check_limits, 0,
+		0, 0, REQUEST_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -45,6 +52,9 @@ static param_export_t params[] = {
 	{"did_table",     PARAM_STR, &sbct_did_table},
 	{"xavp",          PARAM_STR, &sbct_xavp_name},
 	{"fetch_rows",    PARAM_INT, &sbct_fetch_rows},
+	{"version_table", PARAM_STR, &sbct_version_table},
+	{"reload_check_interval", PARAM_INT, &sbct_reload_check_interval},
+	{"counters_size", PARAM_INT, &sbct_counters_size},
 	{0, 0, 0}
 };
 
@@ -81,10 +91,14 @@ static int mod_init(void)
 		return -1;
 	/* initial load in the main process, like dispatcher: never start
 	 * routing calls without a table */
-	if(sbct_reload(&info, reason, sizeof(reason)) < 0) {
+	if(sbct_reload(SBCT_TRIGGER_START, &info, reason, sizeof(reason)) < 0) {
 		LM_ERR("initial load failed: %s\n", reason);
 		return -1;
 	}
+	if(sbct_check_init(info.tenants) < 0)
+		return -1;
+	if(sbct_track_mod_init() < 0)
+		return -1;
 	return 0;
 }
 
@@ -93,12 +107,13 @@ static int child_init(int rank)
 	/* after every mod_init, before forking: the process count is final */
 	if(rank == PROC_INIT)
 		return sbct_slots_init(get_max_procs());
-	return 0;
+	return sbct_track_child_init(rank);
 }
 
 static void mod_destroy(void)
 {
 	sbct_shared_destroy();
+	sbct_check_destroy();
 }
 
 static int w_sbc_tenant_lookup(sip_msg_t *msg, char *did, char *p2)
@@ -111,6 +126,18 @@ static int w_sbc_tenant_lookup(sip_msg_t *msg, char *did, char *p2)
 		return SBCT_ERROR;
 	}
 	return sbct_lookup_msg(msg, &s);
+}
+
+static int w_sbc_tenant_check_limits(sip_msg_t *msg, char *p1, char *p2)
+{
+	(void)p1;
+	(void)p2;
+	return sbct_check_limits_msg(msg);
+}
+
+static int ki_sbc_tenant_check_limits(sip_msg_t *msg)
+{
+	return sbct_check_limits_msg(msg);
 }
 
 static int ki_sbc_tenant_lookup(sip_msg_t *msg, str *did)
@@ -127,6 +154,11 @@ static sr_kemi_t sr_kemi_sbc_tenant_exports[] = {
 	{ str_init("sbc_tenant"), str_init("lookup"),
 		SR_KEMIP_INT, ki_sbc_tenant_lookup,
 		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("sbc_tenant"), str_init("check_limits"),
+		SR_KEMIP_INT, ki_sbc_tenant_check_limits,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},
 	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }

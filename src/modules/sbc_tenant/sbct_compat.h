@@ -24,4 +24,24 @@
 	} while(0)
 #endif
 
+/* integer value of an xavp, whichever integer type it has; 0 or -1 */
+static inline int sbct_xval_get_ll(const sr_xval_t *xv, long long *out)
+{
+	switch(xv->type) {
+#if defined(VERSIONVAL) && VERSIONVAL < 5007000
+		case SR_XTYPE_INT:
+			*out = xv->v.i;
+			return 0;
+#endif
+		case SR_XTYPE_LONG:
+			*out = xv->v.l;
+			return 0;
+		case SR_XTYPE_LLONG:
+			*out = xv->v.ll;
+			return 0;
+		default:
+			return -1;
+	}
+}
+
 #endif

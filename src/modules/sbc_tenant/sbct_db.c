@@ -17,11 +17,13 @@
 #include "sbct_db.h"
 
 #define SBCT_WARN_MAX 100
+#define SBCT_REASON_LEN 128
 
 str sbct_db_url = STR_NULL;
 str sbct_tenants_table = str_init("tenants");
 str sbct_did_table = str_init("did_routing");
 int sbct_fetch_rows = 1000;
+str sbct_version_table = str_init("sbc_routing_version");
 
 static db_func_t sbct_dbf;
 
@@ -37,6 +39,7 @@ static str sbct_col_did = str_init("did");
 static str sbct_col_tenant_id = str_init("tenant_id");
 static str sbct_col_gateway_uri = str_init("gateway_uri");
 static str sbct_col_priority = str_init("priority");
+static str sbct_col_version = str_init("version");
 
 enum
 {
@@ -353,6 +356,85 @@ error:
 	return -1;
 }
 
+/* ---- change tracking ------------------------------------------------- */
+
+/* SELECT version FROM <version_table> WHERE id = 1 */
+static int sbct_read_version(
+		db1_con_t *con, uint64_t *version, char *reason, int reason_size)
+{
+	db_key_t keys[1] = {&sbct_col_id};
+	db_key_t cols[1] = {&sbct_col_version};
+	db_val_t vals[1], *val;
+	db1_res_t *res = NULL;
+	long long v;
+	int rc = -1;
+
+	memset(vals, 0, sizeof(vals));
+	VAL_TYPE(&vals[0]) = DB1_INT;
+	VAL_INT(&vals[0]) = 1;
+	if(sbct_dbf.use_table(con, &sbct_version_table) < 0
+			|| sbct_dbf.query(con, keys, 0, vals, cols, 1, 1, 0, &res) < 0
+			|| res == NULL) {
+		snprintf(reason, reason_size, "cannot read table %.*s",
+				sbct_version_table.len, sbct_version_table.s);
+		goto done;
+	}
+	if(RES_ROW_N(res) < 1) {
+		snprintf(reason, reason_size, "no row id=1 in table %.*s",
+				sbct_version_table.len, sbct_version_table.s);
+		goto done;
+	}
+	val = ROW_VALUES(&RES_ROWS(res)[0]);
+	/* BIGINT UNSIGNED: UBIGINT, BIGINT or text, whatever the driver makes
+	 * of it; versions stay far below 2^63 */
+	if(!VAL_NULL(val) && VAL_TYPE(val) == DB1_UBIGINT) {
+		*version = (uint64_t)VAL_UBIGINT(val);
+		rc = 0;
+	} else if(sbct_val_ll(val, &v) == 0) {
+		*version = (uint64_t)v;
+		rc = 0;
+	} else {
+		snprintf(reason, reason_size, "bad version in table %.*s",
+				sbct_version_table.len, sbct_version_table.s);
+	}
+done:
+	if(res)
+		sbct_dbf.free_result(con, res);
+	return rc;
+}
+
+static db1_con_t *sbct_poll_con = NULL;
+
+int sbct_db_version_poll(uint64_t *version, char *reason, int reason_size)
+{
+	if(sbct_version_table.len <= 0) {
+		snprintf(reason, reason_size, "no version_table");
+		return -1;
+	}
+	if(sbct_poll_con == NULL) {
+		sbct_poll_con = sbct_dbf.init(&sbct_db_url);
+		if(sbct_poll_con == NULL) {
+			snprintf(reason, reason_size, "cannot connect to the database");
+			return -1;
+		}
+	}
+	if(sbct_read_version(sbct_poll_con, version, reason, reason_size) == 0)
+		return 0;
+	/* reconnect next time: the server may have gone away */
+	sbct_db_version_close();
+	return -1;
+}
+
+void sbct_db_version_close(void)
+{
+	if(sbct_poll_con) {
+		sbct_dbf.close(sbct_poll_con);
+		sbct_poll_con = NULL;
+	}
+}
+
+/* ---- load -------------------------------------------------------------- */
+
 int sbct_db_load(sbct_builder_t *b, sbct_db_counts_t *c, char *reason,
 		int reason_size)
 {
@@ -370,6 +452,16 @@ int sbct_db_load(sbct_builder_t *b, sbct_db_counts_t *c, char *reason,
 	if(con == NULL) {
 		snprintf(reason, reason_size, "cannot connect to the database");
 		return -1;
+	}
+	/* the version first: a change committed after this read bumps it
+	 * again, so the timer reloads once more instead of missing it */
+	if(sbct_version_table.len > 0) {
+		char vreason[SBCT_REASON_LEN];
+		c->has_version =
+				sbct_read_version(con, &c->version, vreason, sizeof(vreason))
+				== 0;
+		if(!c->has_version)
+			LM_WARN("change tracking: %s\n", vreason);
 	}
 	/* tenants first: DID rows are checked against them */
 	rc = sbct_scan_table(con, &sbct_tenants_table, tcols, TC_N,

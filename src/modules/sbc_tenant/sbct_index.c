@@ -224,6 +224,64 @@ uint32_t sbct_index_tenants(const sbct_index_t *idx)
 	return idx ? idx->n_tenants : 0;
 }
 
+void sbct_index_counts(
+		const sbct_index_t *idx, uint32_t *exact, uint32_t *prefixes)
+{
+	*exact = idx ? idx->exact.count : 0;
+	*prefixes = idx ? idx->prefix.count : 0;
+}
+
+static const sbct_tenant_t *sbct_tenants_of(const sbct_index_t *idx)
+{
+	return (const sbct_tenant_t *)((const char *)idx + idx->off_tenants);
+}
+
+static void sbct_tenant_info(const sbct_index_t *idx, const sbct_tenant_t *t,
+		sbct_tenant_info_t *out)
+{
+	out->id = t->id;
+	out->name = (const char *)idx + idx->off_pool + t->name_off;
+	out->name_len = t->name_len;
+	out->gateway_group = t->gateway_group;
+	out->fallback_group = t->fallback_group;
+	out->max_calls = t->max_calls;
+	out->max_cps = t->max_cps;
+	out->enabled = t->enabled;
+}
+
+int sbct_index_tenant(
+		const sbct_index_t *idx, uint32_t id, sbct_tenant_info_t *out)
+{
+	const sbct_tenant_t *t;
+	uint32_t l = 0, r, m;
+
+	if(idx == NULL)
+		return -1;
+	t = sbct_tenants_of(idx);
+	r = idx->n_tenants;
+	while(l < r) { /* sorted by id when the index was built */
+		m = l + (r - l) / 2;
+		if(t[m].id == id) {
+			sbct_tenant_info(idx, &t[m], out);
+			return 0;
+		}
+		if(t[m].id < id)
+			l = m + 1;
+		else
+			r = m;
+	}
+	return -1;
+}
+
+int sbct_index_tenant_at(
+		const sbct_index_t *idx, uint32_t i, sbct_tenant_info_t *out)
+{
+	if(idx == NULL || i >= idx->n_tenants)
+		return -1;
+	sbct_tenant_info(idx, &sbct_tenants_of(idx)[i], out);
+	return 0;
+}
+
 /* ---- lookup ---------------------------------------------------------- */
 
 static inline uint64_t sbct_mask_lo(unsigned len)

@@ -126,6 +126,19 @@ typedef struct sbct_result
 	size_t pattern_len;
 } sbct_result_t;
 
+/* one tenant of an index; name points into the index */
+typedef struct sbct_tenant_info
+{
+	uint32_t id;
+	const char *name;
+	size_t name_len;
+	int32_t gateway_group;
+	int32_t fallback_group;
+	int32_t max_calls; /* 0 = unlimited */
+	int32_t max_cps;   /* 0 = unlimited */
+	int enabled;
+} sbct_tenant_info_t;
+
 /* builder: add all tenants first, then the DID rows, then finish */
 sbct_builder_t *sbct_builder_new(const sbct_alloc_t *a);
 int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t);
@@ -144,6 +157,15 @@ size_t sbct_index_size(const sbct_index_t *idx);
 size_t sbct_index_string_bytes(const sbct_index_t *idx);
 uint32_t sbct_index_dids(const sbct_index_t *idx);
 uint32_t sbct_index_tenants(const sbct_index_t *idx);
+/* exact numbers and prefixes (catch-all included) in the index */
+void sbct_index_counts(
+		const sbct_index_t *idx, uint32_t *exact, uint32_t *prefixes);
+/* the tenant with this id (binary search): 0, or -1 if not there */
+int sbct_index_tenant(
+		const sbct_index_t *idx, uint32_t id, sbct_tenant_info_t *out);
+/* the i-th tenant in id order (0 <= i < sbct_index_tenants()): 0 or -1 */
+int sbct_index_tenant_at(
+		const sbct_index_t *idx, uint32_t i, sbct_tenant_info_t *out);
 
 /* idx may be NULL (-> SBCT_ERROR); did is length delimited */
 int sbct_lookup(const sbct_index_t *idx, const char *did, size_t len,

@@ -60,7 +60,7 @@ const char *sbct_log_str(const char *s, int len, int i)
 	return o;
 }
 
-static const char *sbct_msg_callid(sip_msg_t *msg)
+const char *sbct_log_callid(sip_msg_t *msg)
 {
 	if(msg == NULL)
 		return "-";
@@ -127,6 +127,34 @@ error:
 	return -1;
 }
 
+int sbct_xavp_tenant_id(uint32_t *id)
+{
+	sr_xavp_t *x, *f;
+	long long v;
+	char buf[16];
+
+	x = xavp_get(&sbct_xavp_name, NULL);
+	if(x == NULL || x->val.type != SR_XTYPE_XAVP)
+		return -1;
+	f = xavp_get(&sbct_x_tenant_id, x->val.v.xavp);
+	if(f == NULL)
+		return -1;
+	if(sbct_xval_get_ll(&f->val, &v) < 0) {
+		/* set by the script as text */
+		if(f->val.type != SR_XTYPE_STR || f->val.v.s.len <= 0
+				|| f->val.v.s.len >= (int)sizeof(buf))
+			return -1;
+		memcpy(buf, f->val.v.s.s, f->val.v.s.len);
+		buf[f->val.v.s.len] = '\0';
+		if(sscanf(buf, "%lld", &v) != 1)
+			return -1;
+	}
+	if(v < 0 || v > 0xffffffffLL)
+		return -1;
+	*id = (uint32_t)v;
+	return 0;
+}
+
 int sbct_lookup_msg(sip_msg_t *msg, str *did)
 {
 	const sbct_index_t *idx;
@@ -147,12 +175,12 @@ int sbct_lookup_msg(sip_msg_t *msg, str *did)
 		case SBCT_INVALID:
 			LM_INFO("invalid DID [%s] (len %d) callid [%s]\n",
 					sbct_log_str(did->s, did->len, 0), did->len,
-					sbct_msg_callid(msg));
+					sbct_log_callid(msg));
 			break;
 		case SBCT_ERROR:
 			if(idx == NULL)
 				LM_ERR("no DID index loaded, callid [%s]\n",
-						sbct_msg_callid(msg));
+						sbct_log_callid(msg));
 			break;
 		default:
 			LM_DBG("DID [%s] -> %d (%s) tenant %u\n", res.did, rc,

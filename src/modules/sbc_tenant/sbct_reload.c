@@ -24,6 +24,7 @@
  * child_init(PROC_INIT), once the number of processes is final.
  */
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,11 +272,25 @@ static sbct_index_t *sbct_build_from_db(
 					+ st.duplicates;
 	info->disabled = c.dids_disabled;
 	info->index_bytes = st.block_size;
+	info->has_version = c.has_version;
+	info->version = c.version;
 	return idx;
 }
 
-int sbct_reload(sbct_reload_info_t *info, char *reason, int reason_size)
+static void sbct_note_attempt(sbct_reload_stats_t *st, int trigger, int ok,
+		uint64_t duration_ms, const char *reason)
 {
+	st->last_time = time(NULL);
+	st->last_ok = ok;
+	st->last_trigger = trigger;
+	st->last_duration_ms = duration_ms;
+	snprintf(st->last_reason, sizeof(st->last_reason), "%s", reason);
+}
+
+int sbct_reload(int trigger, sbct_reload_info_t *info, char *reason,
+		int reason_size)
+{
+	sbct_reload_stats_t *st;
 	sbct_index_t *idx, *old;
 	uint64_t t0, old_gen;
 
@@ -285,13 +300,16 @@ int sbct_reload(sbct_reload_info_t *info, char *reason, int reason_size)
 	}
 	memset(info, 0, sizeof(*info));
 	reason[0] = '\0';
+	st = &_sbct_sh->stats;
 	lock_get(_sbct_reload_lock);
 	t0 = sbct_now_ms();
 	idx = sbct_build_from_db(info, reason, reason_size);
 	if(idx == NULL) {
-		_sbct_sh->stats.reloads_failed++;
+		st->reloads_failed++;
+		sbct_note_attempt(st, trigger, 0, sbct_now_ms() - t0, reason);
 		lock_release(_sbct_reload_lock);
-		LM_ERR("reload failed, keeping the current index: %s\n", reason);
+		LM_ERR("reload (%s) failed, keeping the current index: %s\n",
+				sbct_trigger_str(trigger), reason);
 		return -1;
 	}
 	old = __atomic_load_n(&_sbct_sh->active, __ATOMIC_SEQ_CST);
@@ -305,13 +323,24 @@ int sbct_reload(sbct_reload_info_t *info, char *reason, int reason_size)
 					(unsigned long long)sbct_index_size(old));
 	}
 	info->duration_ms = sbct_now_ms() - t0;
-	_sbct_sh->stats.reloads_ok++;
-	_sbct_sh->stats.dids_loaded = info->dids;
-	_sbct_sh->stats.rows_skipped = info->skipped;
-	_sbct_sh->stats.index_bytes = info->index_bytes;
+	st->reloads_ok++;
+	st->dids_loaded = info->dids;
+	st->rows_skipped = info->skipped;
+	st->rows_disabled = info->disabled;
+	st->index_bytes = info->index_bytes;
+	st->live_has_version = info->has_version;
+	st->live_version = info->version;
+	st->live_time = time(NULL);
+	st->live_duration_ms = info->duration_ms;
+	st->live_db_ms = info->db_ms;
+	st->live_build_ms = info->build_ms;
+	sbct_note_attempt(st, trigger, 1, info->duration_ms, "");
 	lock_release(_sbct_reload_lock);
-	LM_INFO("index loaded: %u tenants, %u DIDs, %u rows skipped, %u disabled,"
-			" %llu bytes, %llu ms (database %llu ms, build %llu ms)\n",
+	LM_INFO("index loaded (%s, version %lld): %u tenants, %u DIDs, %u rows"
+			" skipped, %u disabled, %llu bytes, %llu ms (database %llu ms,"
+			" build %llu ms)\n",
+			sbct_trigger_str(trigger),
+			info->has_version ? (long long)info->version : -1LL,
 			info->tenants, info->dids, info->skipped, info->disabled,
 			(unsigned long long)info->index_bytes,
 			(unsigned long long)info->duration_ms,
@@ -326,7 +355,64 @@ void sbct_reload_stats(sbct_reload_stats_t *st)
 		memset(st, 0, sizeof(*st));
 		return;
 	}
-	/* word-sized fields, written under the lock: a torn read across
-	 * fields is harmless for statistics */
+	/* word-sized fields, written under the lock (or by the one timer
+	 * process): a torn read across fields is harmless for statistics; the
+	 * strings are cut at their last byte whatever was read */
 	*st = _sbct_sh->stats;
+	st->last_reason[sizeof(st->last_reason) - 1] = '\0';
+	st->check_error[sizeof(st->check_error) - 1] = '\0';
+}
+
+int sbct_live_version(uint64_t *version)
+{
+	int has;
+
+	if(_sbct_sh == NULL)
+		return 0;
+	lock_get(_sbct_reload_lock);
+	has = _sbct_sh->stats.live_has_version;
+	*version = _sbct_sh->stats.live_version;
+	lock_release(_sbct_reload_lock);
+	return has;
+}
+
+void sbct_note_version_check(int ok, uint64_t version, const char *error)
+{
+	sbct_reload_stats_t *st;
+
+	if(_sbct_sh == NULL)
+		return;
+	st = &_sbct_sh->stats;
+	st->version_checks++;
+	if(ok) {
+		st->db_has_version = 1;
+		st->db_version = version;
+		st->check_error[0] = '\0';
+	} else {
+		st->version_check_errors++;
+		snprintf(st->check_error, sizeof(st->check_error), "%s", error);
+	}
+}
+
+void sbct_note_timer_reload(int ok)
+{
+	if(_sbct_sh == NULL)
+		return;
+	if(ok)
+		_sbct_sh->stats.timer_reloads_ok++;
+	else
+		_sbct_sh->stats.timer_reloads_failed++;
+}
+
+const char *sbct_trigger_str(int trigger)
+{
+	switch(trigger) {
+		case SBCT_TRIGGER_START:
+			return "start";
+		case SBCT_TRIGGER_RPC:
+			return "rpc";
+		case SBCT_TRIGGER_TIMER:
+			return "change";
+	}
+	return "unknown";
 }

@@ -389,6 +389,41 @@ static void test_disabled_tenant(void **state)
 	sbct_index_free(idx, &g_alloc);
 }
 
+static void test_tenant_accessors(void **state)
+{
+	sbct_tenant_info_t ti;
+	sbct_index_t *idx = small_index(NULL);
+	uint32_t i, exact, prefixes;
+
+	(void)state;
+	assert_int_equal(sbct_index_tenant(idx, 2, &ti), 0);
+	assert_int_equal(ti.id, 2);
+	assert_int_equal(ti.name_len, 6);
+	assert_memory_equal(ti.name, "globex", 6);
+	assert_int_equal(ti.gateway_group, 20);
+	assert_int_equal(ti.fallback_group, 0);
+	assert_int_equal(ti.max_calls, 10);
+	assert_int_equal(ti.max_cps, 5);
+	assert_int_equal(ti.enabled, 1);
+	assert_int_equal(sbct_index_tenant(idx, 3, &ti), 0);
+	assert_int_equal(ti.enabled, 0);
+	assert_int_equal(sbct_index_tenant(idx, 4, &ti), -1);
+	assert_int_equal(sbct_index_tenant(idx, 0, &ti), -1);
+	assert_int_equal(sbct_index_tenant(NULL, 1, &ti), -1);
+	/* in id order */
+	for(i = 0; i < sbct_index_tenants(idx); i++) {
+		assert_int_equal(sbct_index_tenant_at(idx, i, &ti), 0);
+		assert_int_equal(ti.id, i + 1);
+	}
+	assert_int_equal(sbct_index_tenant_at(idx, i, &ti), -1);
+	sbct_index_counts(idx, &exact, &prefixes);
+	assert_int_equal(exact, 3);
+	assert_int_equal(prefixes, 3);
+	sbct_index_counts(NULL, &exact, &prefixes);
+	assert_int_equal(exact + prefixes, 0);
+	sbct_index_free(idx, &g_alloc);
+}
+
 static void test_group_override(void **state)
 {
 	sbct_result_t r;
@@ -711,6 +746,8 @@ int main(void)
 					test_duplicate_patterns, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(
 					test_disabled_tenant, setup_mem, teardown_mem),
+			cmocka_unit_test_setup_teardown(
+					test_tenant_accessors, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(test_group_override, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(
 					test_group_zero_override, setup_mem, teardown_mem),
