@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
 	kamailio kamailio-mysql-modules kamailio-redis-modules kamailio-json-modules
-	kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules
+	kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules kamailio-lua-modules
 	dpkg-dev gcc make flex bison pkg-config libssl-dev libmariadb-dev libhiredis-dev
 	libcurl4-openssl-dev libjson-c-dev libevent-dev libcmocka-dev valgrind
 	mariadb-server mariadb-client redis-server rtpengine-daemon rtpengine-utils
