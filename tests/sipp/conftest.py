@@ -3,10 +3,14 @@ notes/interfaces.md) and the SIPp peers (carrier + AI gateways) for the whole se
 end whatever happened. Run: /usr/bin/python3 -m pytest tests/sipp
 
 SBC_TEST_KEEP=1 leaves the stack and the peers running after the session (for debugging).
+Two runs at once would share the stack, the peers' addresses and the SIPp ports: a run waits for the
+lock <SBC_RUNDIR>.lock first (up to SBC_TEST_LOCK_WAIT seconds, default 600).
 SIPp logs: $SBC_RUNDIR/sipp/ (default /tmp/sbc-test/sipp/), Kamailio's: $SBC_RUNDIR/kamailio.log.
 """
+import fcntl
 import os
 import sys
+import time
 
 import pytest
 
@@ -15,8 +19,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sipp_harness as harness  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def suite_lock():
+    path = harness.RUNDIR.rstrip("/") + ".lock"
+    wait = float(os.environ.get("SBC_TEST_LOCK_WAIT", "600"))
+    f = open(path, "a+")
+    end = time.time() + wait
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.time() > end:
+                f.seek(0)
+                pytest.exit("another run of the SIPp suite holds %s (%s) for more than %ds"
+                            % (path, f.read().strip(), wait), returncode=3)
+            time.sleep(0.5)
+    f.seek(0)
+    f.truncate()
+    f.write("pid %d since %s\n" % (os.getpid(), time.strftime("%H:%M:%S")))
+    f.flush()
+    yield
+    fcntl.flock(f, fcntl.LOCK_UN)
+    f.close()
+
+
 @pytest.fixture(scope="session")
-def sbc(request):
+def sbc(request, suite_lock):
     stack = harness.Stack()
     peers = harness.Peers()
     keep = os.environ.get("SBC_TEST_KEEP") == "1"
@@ -39,10 +68,24 @@ def sbc(request):
     return harness.Sbc(stack, peers)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_stack: runs without the SBC stack (scenario self-tests)")
+
+
+@pytest.fixture
+def sbc_free():
+    """For the no_stack tests: SIPp logs in a clean place, no stack."""
+    harness.log_dir()
+
+
 @pytest.fixture(autouse=True)
-def healthy(request, sbc):
+def healthy(request):
     """Before each test: Kamailio and every peer are up. After it: peers a test replaced are back, and
     no peer reported an error (unexpected message, failed call) during the test."""
+    if request.node.get_closest_marker("no_stack"):
+        yield
+        return
+    sbc = request.getfixturevalue("sbc")
     assert sbc.stack.kamailio_alive(), "Kamailio is not running:\n" + sbc.stack.log_tail()
     sbc.peers.check_alive()
     errors_before = sbc.peers.error_sizes()
