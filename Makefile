@@ -6,7 +6,7 @@
 MODULES := sbc_tenant
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit clean
+.PHONY: all deps modules run stop status test unit check-cfg clean
 
 all: modules
 
@@ -27,6 +27,9 @@ status:
 
 unit: deps
 	@tests/run-all.sh unit
+
+check-cfg: modules
+	@tests/check-cfg.sh
 
 test: modules
 	@tests/run-all.sh all

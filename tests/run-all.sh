@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one summary line "N passed, N failed".
 #   tests/run-all.sh unit   cmocka unit tests only (tests/unit/*/, under ASan+UBSan)
-#   tests/run-all.sh all    unit tests, then the pytest suites (tests/sipp/ against a real stack)
+#   tests/run-all.sh all    unit tests, the config check, then the pytest suites (tests/sipp/ against a
+#                           real stack)
 # Exit status is non-zero when any test failed or a suite could not run.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +62,19 @@ run_unit() {
 	done
 }
 
+# A script that checks one thing: exit status 0 counts as one passed test.
+run_check() { # name script
+	local name=$1 log="$out/check-$1.log"
+	echo "=== check: $name"
+	if bash "$2" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		tail -1 "$log"
+	else
+		failed=$((failed + 1))
+		cat "$log"
+	fi
+}
+
 run_pytest() { # name dir
 	local name=$1 dir=$2 xml="$out/pytest-$1.xml"
 	[ -d "$dir" ] || return 0
@@ -79,6 +93,7 @@ case "${1:-all}" in
 unit) run_unit ;;
 all)
 	run_unit
+	run_check check-cfg tests/check-cfg.sh
 	run_pytest rating_double tests/rating_double
 	run_pytest sipp tests/sipp
 	;;
