@@ -32,7 +32,8 @@
 #include "ra_dialog.h"
 #include "ra_async.h"
 
-#define RA_CALLID_MAX 256
+/* longer Call-IDs or field values are refused / cut (field values) */
+#define RA_CALLID_MAX 511
 #define RA_FIELD_MAX 512
 
 typedef struct ra_job {
@@ -212,11 +213,12 @@ static str *msg_callid(sip_msg_t *msg)
 }
 
 /* the job could not be handed over: policy applies at once */
-static int local_failure(sip_msg_t *msg, const char *why)
+int ra_async_fail(sip_msg_t *msg, const char *why)
 {
 	ra_outcome_t o;
 	str *cid = msg_callid(msg);
 
+	ra_stat_inc(RA_ST_AUTH_REQUESTS);
 	memset(&o, 0, sizeof(o));
 	ra_decide_error(why, ra_set.fail_policy, &ra_set.fail_reply, &o);
 	LM_ERR("authorization not sent for Call-ID %.*s: %s (policy %s)\n",
@@ -291,11 +293,11 @@ int ra_async_authorize(sip_msg_t *msg, str *rname, int ridx)
 	int w, ret;
 
 	if(msg->first_line.type != SIP_REQUEST)
-		return local_failure(msg, "not a request");
+		return ra_async_fail(msg, "not a request");
 	cid = msg_callid(msg);
 	body = auth_body(msg, cid);
 	if(body == NULL)
-		return local_failure(msg, "no usable Call-ID");
+		return ra_async_fail(msg, "no usable Call-ID");
 	t = ra_tmb.t_gett();
 	if(t == NULL || t == T_UNDEFINED) {
 		ret = ra_tmb.t_newtran(msg);
@@ -305,25 +307,25 @@ int ra_async_authorize(sip_msg_t *msg, str *rname, int ridx)
 		}
 		if(ret < 0) {
 			free(body);
-			return local_failure(msg, "cannot create the transaction");
+			return ra_async_fail(msg, "cannot create the transaction");
 		}
 	}
 	j = job_new(rname, ridx, cid, body);
 	free(body);
 	if(j == NULL)
-		return local_failure(msg, "no shared memory");
+		return ra_async_fail(msg, "no shared memory");
 	if(ra_tmb.t_suspend(msg, &j->tindex, &j->tlabel) != 0) {
 		shm_free(j);
-		return local_failure(msg, "cannot suspend the transaction");
+		return ra_async_fail(msg, "cannot suspend the transaction");
 	}
-	ra_stat_inc(RA_ST_AUTH_REQUESTS);
 	w = ra_next_worker++ % ra_set.workers;
 	if(write(ra_workers[w].fd[1], &j, sizeof(j)) != sizeof(j)) {
 		LM_ERR("worker %d queue: %s\n", w, strerror(errno));
 		ra_tmb.t_cancel_suspend(j->tindex, j->tlabel);
 		shm_free(j);
-		return local_failure(msg, "worker queue full");
+		return ra_async_fail(msg, "worker queue full");
 	}
+	ra_stat_inc(RA_ST_AUTH_REQUESTS);
 	return 0;
 }
 

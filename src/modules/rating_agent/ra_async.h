@@ -35,6 +35,10 @@ void ra_async_worker_main(int idx);
  * caller handles it right away, 1 for a retransmission (absorbed). */
 int ra_async_authorize(sip_msg_t *msg, str *rname, int ridx);
 
+/* no authorization possible for msg (why): fail policy outcome into the
+ * xavp, logged with the Call-ID, counted; returns -1 */
+int ra_async_fail(sip_msg_t *msg, const char *why);
+
 /* write an outcome into the current xavp list */
 int ra_xavp_set(const ra_outcome_t *o, long long latency_ms);
 

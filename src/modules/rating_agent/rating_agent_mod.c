@@ -341,15 +341,13 @@ static int do_authorize(sip_msg_t *msg, str *route, int kemi)
 {
 	int ridx = -1;
 
-	if(route == NULL || route->len <= 0) {
-		LM_ERR("no route name\n");
-		return -1;
-	}
+	if(route == NULL || route->len <= 0)
+		return ra_async_fail(msg, "no route name");
 	if(!kemi) {
 		ridx = route_lookup(&main_rt, route->s);
 		if(ridx < 0 || main_rt.rlist[ridx] == NULL) {
 			LM_ERR("route [%.*s] not found or empty\n", route->len, route->s);
-			return -1;
+			return ra_async_fail(msg, "route not found");
 		}
 	}
 	/* suspended (0) and absorbed retransmissions stop the script */
@@ -363,10 +361,8 @@ static int w_authorize(sip_msg_t *msg, char *route, char *p2)
 
 	(void)p2;
 	if(fixup_get_svalue(msg, (gparam_t *)route, &r) != 0 || r.len <= 0
-			|| r.len >= (int)sizeof(buf)) {
-		LM_ERR("invalid route name\n");
-		return -1;
-	}
+			|| r.len >= (int)sizeof(buf))
+		return ra_async_fail(msg, "invalid route name");
 	/* route_lookup() wants a NUL terminated name */
 	memcpy(buf, r.s, r.len);
 	buf[r.len] = '\0';
@@ -405,7 +401,7 @@ static int ki_authorize(sip_msg_t *msg, str *route)
 	str r;
 
 	if(route == NULL || route->len <= 0 || route->len >= (int)sizeof(buf))
-		return -1;
+		return ra_async_fail(msg, "invalid function name");
 	memcpy(buf, route->s, route->len);
 	buf[route->len] = '\0';
 	r.s = buf;

@@ -141,7 +141,8 @@ def test_units_limit_ends_call_with_bye_both_ways(st):
     rc, cids, codes = st.call("4000", expect="bye")
     elapsed = time.time() - t0
     assert rc == 0 and codes == [200]
-    assert 2.5 <= elapsed <= 6, elapsed
+    # the dialog timer ticks once a second: the limit hits up to 1 s early, never late
+    assert 2.0 <= elapsed <= 5, elapsed
     wait_for(lambda: len(st.requests(cids[0])) == 3, 10, "begin and end")
     begin, end = (r["body"] for r in st.requests(cids[0])[1:])
     assert 2 <= ts(end["timestamp_end"]) - ts(begin["timestamp_begin"]) <= 4
