@@ -180,9 +180,11 @@ class Handler(BaseHTTPRequestHandler):
         endpoint = path[4:]
         entry = {"time": time.time(), "method": "POST", "path": path, "endpoint": endpoint,
                  "content_type": self.headers.get("Content-Type", ""),
-                 "raw": raw.decode("utf-8", "replace"), "status": None, "action": None, "body": None, "ts_ok": None}
+                 "raw": raw.decode("utf-8", "replace"), "status": None, "action": None, "body": None, "ts_ok": None,
+                 "duration_ms": None}
         st.record(entry)  # on arrival: a test reading /_requests after the answer sees it
         entry["status"], entry["action"] = self._contract(endpoint, raw, entry)
+        entry["duration_ms"] = round((time.time() - entry["time"]) * 1000, 3)
 
     def _control(self, raw):
         st = self.server.state
