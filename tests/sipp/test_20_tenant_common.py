@@ -109,7 +109,19 @@ class TenantRows:
         if setid not in self.sets:
             self.sets.append(setid)
         if reload:
-            self.sbc.stack.kamcmd("dispatcher.reload")
+            self.dispatcher_reload()
+
+    def dispatcher_reload(self, timeout=12.0):
+        """dispatcher.reload until it is done: dispatcher refuses a reload within reload_delta (5 s) of the
+        previous one ("500 - Ongoing reload", and kamcmd still exits 0)."""
+        end = time.time() + timeout
+        while True:
+            out = self.sbc.stack.kamcmd("dispatcher.reload")
+            if "error" not in out.lower():
+                return out
+            if time.time() > end:
+                raise RuntimeError("dispatcher.reload keeps failing: " + out)
+            time.sleep(0.5)
 
     def tenant(self, name, group, fallback=0, max_calls=0, max_cps=0, enabled=1):
         assert name.startswith("t4-")
@@ -148,7 +160,7 @@ class TenantRows:
                 errors.append(str(e))
         if self.sets:
             try:
-                self.sbc.stack.kamcmd("dispatcher.reload")
+                self.dispatcher_reload()
             except Exception as e:
                 errors.append(str(e))
         for ip in self.peer_ips:
