@@ -32,9 +32,6 @@
 #include "ra_dialog.h"
 #include "ra_async.h"
 
-/* longer Call-IDs or field values are refused / cut (field values) */
-#define RA_CALLID_MAX 511
-#define RA_FIELD_MAX 512
 
 typedef struct ra_job {
 	unsigned int tindex;
@@ -228,29 +225,13 @@ int ra_async_fail(sip_msg_t *msg, const char *why)
 	return -1;
 }
 
-static char *auth_body(sip_msg_t *msg, str *cid)
+static char *auth_body(sip_msg_t *msg)
 {
-	char vals[RA_F_COUNT][RA_FIELD_MAX];
-	char tag[RA_CALLID_MAX + 1];
-	ra_req_fields_t f;
-	int i;
+	ra_msg_fields_t mf;
 
-	if(cid->len <= 0 || cid->len > RA_CALLID_MAX)
+	if(ra_msg_fields(msg, &mf) < 0)
 		return NULL;
-	memcpy(tag, cid->s, cid->len);
-	tag[cid->len] = '\0';
-	for(i = 0; i < RA_F_COUNT; i++)
-		ra_field_get(msg, (ra_field_t)i, vals[i], RA_FIELD_MAX);
-	memset(&f, 0, sizeof(f));
-	f.transaction_tag = tag;
-	f.tenant = vals[RA_F_TENANT][0] ? vals[RA_F_TENANT] : ra_set.tenant.s;
-	f.account_tag = vals[RA_F_ACCOUNT];
-	f.destination_account_tag = vals[RA_F_DEST_ACCOUNT];
-	f.source = vals[RA_F_SOURCE];
-	f.source_ip = vals[RA_F_SOURCE_IP];
-	f.destination = vals[RA_F_DESTINATION];
-	f.carrier_ip = vals[RA_F_CARRIER_IP];
-	return ra_json_build_request(RA_REQ_AUTHORIZATION, &f, time(NULL));
+	return ra_json_build_request(RA_REQ_AUTHORIZATION, &mf.req, time(NULL));
 }
 
 static ra_job_t *job_new(str *rname, int ridx, str *cid, const char *body)
@@ -295,7 +276,7 @@ int ra_async_authorize(sip_msg_t *msg, str *rname, int ridx)
 	if(msg->first_line.type != SIP_REQUEST)
 		return ra_async_fail(msg, "not a request");
 	cid = msg_callid(msg);
-	body = auth_body(msg, cid);
+	body = auth_body(msg);
 	if(body == NULL)
 		return ra_async_fail(msg, "no usable Call-ID");
 	t = ra_tmb.t_gett();

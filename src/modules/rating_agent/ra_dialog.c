@@ -26,7 +26,6 @@
 #include "ra_dialog.h"
 
 #define RA_CALL_LOCKS 64
-#define RA_FIELD_MAX 512
 
 enum ra_call_state { RA_CS_NEW = 0, RA_CS_BEGUN, RA_CS_ENDED };
 
@@ -168,29 +167,21 @@ static int attach(struct dlg_cell *dlg, ra_call_t *c)
 /* template record of the call from the message */
 static int build_template(sip_msg_t *msg, char *out, int outlen)
 {
-	char vals[RA_F_COUNT][RA_FIELD_MAX];
-	char tag[RA_FIELD_MAX];
+	ra_msg_fields_t mf;
 	ra_rec_t r;
-	int i;
 
-	if((msg->callid == NULL && parse_headers(msg, HDR_CALLID_F, 0) < 0)
-			|| msg->callid == NULL || msg->callid->body.len <= 0
-			|| msg->callid->body.len >= RA_FIELD_MAX)
+	if(ra_msg_fields(msg, &mf) < 0)
 		return -1;
-	memcpy(tag, msg->callid->body.s, msg->callid->body.len);
-	tag[msg->callid->body.len] = '\0';
-	for(i = 0; i < RA_F_COUNT; i++)
-		ra_field_get(msg, (ra_field_t)i, vals[i], RA_FIELD_MAX);
 	memset(&r, 0, sizeof(r));
 	r.kind = RA_REC_BEGIN;
-	r.tag = tag;
-	r.tenant = vals[RA_F_TENANT][0] ? vals[RA_F_TENANT] : ra_set.tenant.s;
-	r.account = vals[RA_F_ACCOUNT];
-	r.dest_account = vals[RA_F_DEST_ACCOUNT];
-	r.source = vals[RA_F_SOURCE];
-	r.source_ip = vals[RA_F_SOURCE_IP];
-	r.destination = vals[RA_F_DESTINATION];
-	r.carrier_ip = vals[RA_F_CARRIER_IP];
+	r.tag = mf.req.transaction_tag;
+	r.tenant = mf.req.tenant;
+	r.account = mf.req.account_tag;
+	r.dest_account = mf.req.destination_account_tag;
+	r.source = mf.req.source;
+	r.source_ip = mf.req.source_ip;
+	r.destination = mf.req.destination;
+	r.carrier_ip = mf.req.carrier_ip;
 	return ra_rec_encode(&r, out, outlen);
 }
 

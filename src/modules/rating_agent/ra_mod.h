@@ -81,8 +81,18 @@ static inline long long ra_mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* value of a request field for msg into buf ("" when unset or null);
- * returns the length */
-int ra_field_get(sip_msg_t *msg, ra_field_t f, char *buf, int len);
+#define RA_FIELD_MAX 512
+
+/* the request fields of a message: Call-ID and the pseudo-variables;
+ * req points into the buffers (tenant falls back to modparam tenant) */
+typedef struct ra_msg_fields {
+	char tag[RA_FIELD_MAX];
+	char val[RA_F_COUNT][RA_FIELD_MAX];
+	ra_req_fields_t req;
+} ra_msg_fields_t;
+
+/* -1 when the Call-ID is missing or longer than RA_FIELD_MAX - 1; field
+ * values are cut to RA_FIELD_MAX - 1 bytes, null ones are "" */
+int ra_msg_fields(sip_msg_t *msg, ra_msg_fields_t *mf);
 
 #endif

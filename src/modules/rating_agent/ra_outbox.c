@@ -261,7 +261,7 @@ static void unlink_call(ra_shm_call_t *c)
 	shm_free(c);
 }
 
-static char *pkg_strdup_len(const char *s, int len)
+char *ra_pkg_dup(const char *s, int len)
 {
 	char *d = pkg_malloc(len + 1);
 
@@ -284,8 +284,8 @@ int ra_shmq_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy)
 		if(c->head == NULL || c->next_ms > now_ms || busy(c->tag))
 			continue;
 		memset(&out[n], 0, sizeof(out[n]));
-		out[n].tag = pkg_strdup_len(c->tag, strlen(c->tag));
-		out[n].enc = pkg_strdup_len(c->head->enc, c->head->len);
+		out[n].tag = ra_pkg_dup(c->tag, strlen(c->tag));
+		out[n].enc = ra_pkg_dup(c->head->enc, c->head->len);
 		if(out[n].tag == NULL || out[n].enc == NULL) {
 			ra_due_free(&out[n]);
 			break;

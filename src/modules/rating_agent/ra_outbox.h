@@ -73,5 +73,7 @@ int ra_shmq_list(ra_list_f cb, void *ctx, int max);
 void ra_shmq_flush(void);
 
 void ra_due_free(ra_due_t *d);
+/* NUL terminated pkg copy of len bytes of s; NULL when out of memory */
+char *ra_pkg_dup(const char *s, int len);
 
 #endif

@@ -240,19 +240,6 @@ static int get_int(redisReply *r, long long *v)
 	return -1;
 }
 
-static char *pkg_dup(const char *s, size_t len)
-{
-	char *d = pkg_malloc(len + 1);
-
-	if(d == NULL) {
-		PKG_MEM_ERROR;
-		return NULL;
-	}
-	memcpy(d, s, len);
-	d[len] = '\0';
-	return d;
-}
-
 /* head record and attempts of one call into d; 1 found, 0 empty, -1 error */
 static int fetch_head(const char *tag, ra_due_t *d)
 {
@@ -271,10 +258,10 @@ static int fetch_head(const char *tag, ra_due_t *d)
 		return 0;
 	}
 	memset(d, 0, sizeof(*d));
-	d->enc = pkg_dup(r->str, r->len);
+	d->enc = ra_pkg_dup(r->str, (int)r->len);
 	d->len = (int)r->len;
 	freeReplyObject(r);
-	d->tag = pkg_dup(tag, strlen(tag));
+	d->tag = ra_pkg_dup(tag, strlen(tag));
 	if(d->enc == NULL || d->tag == NULL) {
 		ra_due_free(d);
 		return -1;

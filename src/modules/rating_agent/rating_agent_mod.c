@@ -186,18 +186,18 @@ static int setup_fields(void)
 	return 0;
 }
 
-int ra_field_get(sip_msg_t *msg, ra_field_t f, char *buf, int len)
+static void field_get(sip_msg_t *msg, ra_field_t f, char *buf, int len)
 {
 	pv_value_t v;
 	int n = 0;
 
 	buf[0] = '\0';
-	if(f < 0 || f >= RA_F_COUNT || ra_set.field_pv[f] == NULL)
-		return 0;
+	if(ra_set.field_pv[f] == NULL)
+		return;
 	memset(&v, 0, sizeof(v));
 	if(pv_get_spec_value(msg, ra_set.field_pv[f], &v) != 0
 			|| (v.flags & PV_VAL_NULL))
-		return 0;
+		return;
 	if(v.flags & PV_VAL_STR) {
 		n = v.rs.len < len - 1 ? v.rs.len : len - 1;
 		memcpy(buf, v.rs.s, n);
@@ -207,7 +207,31 @@ int ra_field_get(sip_msg_t *msg, ra_field_t f, char *buf, int len)
 			n = 0;
 	}
 	buf[n] = '\0';
-	return n;
+}
+
+int ra_msg_fields(sip_msg_t *msg, ra_msg_fields_t *mf)
+{
+	ra_req_fields_t *f = &mf->req;
+	int i;
+
+	if((msg->callid == NULL && parse_headers(msg, HDR_CALLID_F, 0) < 0)
+			|| msg->callid == NULL || msg->callid->body.len <= 0
+			|| msg->callid->body.len >= RA_FIELD_MAX)
+		return -1;
+	memcpy(mf->tag, msg->callid->body.s, msg->callid->body.len);
+	mf->tag[msg->callid->body.len] = '\0';
+	for(i = 0; i < RA_F_COUNT; i++)
+		field_get(msg, (ra_field_t)i, mf->val[i], RA_FIELD_MAX);
+	memset(f, 0, sizeof(*f));
+	f->transaction_tag = mf->tag;
+	f->tenant = mf->val[RA_F_TENANT][0] ? mf->val[RA_F_TENANT] : ra_set.tenant.s;
+	f->account_tag = mf->val[RA_F_ACCOUNT];
+	f->destination_account_tag = mf->val[RA_F_DEST_ACCOUNT];
+	f->source = mf->val[RA_F_SOURCE];
+	f->source_ip = mf->val[RA_F_SOURCE_IP];
+	f->destination = mf->val[RA_F_DESTINATION];
+	f->carrier_ip = mf->val[RA_F_CARRIER_IP];
+	return 0;
 }
 
 static int check_settings(void)
