@@ -348,7 +348,9 @@ static int sbct_scan_table(db1_con_t *con, str *table, db_key_t *cols,
 	return 0;
 
 dberr:
-	snprintf(reason, reason_size, "database query of table %.*s failed",
+	snprintf(reason, reason_size,
+			"database query of table %.*s failed (database down or"
+			" connection lost? the driver logged why)",
 			table->len, table->s);
 error:
 	if(res)
@@ -375,7 +377,9 @@ static int sbct_read_version(
 	if(sbct_dbf.use_table(con, &sbct_version_table) < 0
 			|| sbct_dbf.query(con, keys, 0, vals, cols, 1, 1, 0, &res) < 0
 			|| res == NULL) {
-		snprintf(reason, reason_size, "cannot read table %.*s",
+		snprintf(reason, reason_size,
+				"cannot read table %.*s (database down or connection lost?"
+				" the driver logged why)",
 				sbct_version_table.len, sbct_version_table.s);
 		goto done;
 	}
