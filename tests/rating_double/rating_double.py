@@ -20,7 +20,10 @@ Control endpoints (for tests)
     POST /_control  {"rules": [RULE, ...], "default_units": N, "append": false}
         replaces (or with "append": true extends) the rule list
     GET  /_control  the current rules
-    GET  /_requests every request received, in order (also the refused ones)
+    GET  /_requests every request received, in order (also the refused ones): seq, time (arrival,
+                    Unix s), endpoint, path, content_type, raw, body (parsed or null), ts_ok
+                    (timestamps are YYYY-MM-DDTHH:MM:SSZ), status (null: closed), action,
+                    duration_ms
     POST /_reset    clears rules and requests
 
 RULE: the first rule whose "match" fits the request decides the answer.

@@ -183,7 +183,7 @@ class Stack:
     def call(self, account, expect=200, hold_ms=1000, service="4930123", calls=1, rate=10,
              timeout=60):
         """Run SIPp UAC; expect: 200 (answered, caller hangs up after hold_ms), "bye" (answered,
-        the SBC hangs up) or a final code. Returns (sipp exit code, [Call-IDs], [final codes])."""
+        the SBC hangs up), "cancel" (caller cancels after hold_ms, 487) or a final code. Returns (sipp exit code, [Call-IDs], [final codes])."""
         self.ncalls += 1
         tag = "c%d" % self.ncalls
         events = os.path.join(self.rundir, "uac-%s.log" % tag)
@@ -198,7 +198,8 @@ class Stack:
                 f.write(tpl.replace("@CODE@", str(expect)))
             extra = []
         else:
-            sf = os.path.join(HERE, "uac_ra_wait_bye.xml" if expect == "bye" else "uac_ra.xml")
+            sf = os.path.join(HERE, {"bye": "uac_ra_wait_bye.xml",
+                                     "cancel": "uac_ra_cancel.xml"}.get(expect, "uac_ra.xml"))
             extra = ["-d", str(hold_ms)]
         argv = ["timeout", str(timeout), "sipp", "-sf", sf, "-s", service, "-set", "account",
                 account, "-i", self.uac_ip, "-p", str(self.sip_port), "-m", str(calls),

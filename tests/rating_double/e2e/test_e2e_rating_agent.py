@@ -338,3 +338,14 @@ def test_call_across_kamailio_restart_still_gets_its_end(st):
     finally:
         st.stop_kamailio()
         st.start_kamailio()
+
+
+def test_cancel_while_authorization_pending_one_reply(st):
+    st.rules({"match": {"account_tag": "9500"}, "action": "allow", "delay_ms": 800})
+    before = st.stats()["authorizations.abandoned"]
+    rc, cids, codes = st.call("9500", expect="cancel", hold_ms=200)
+    assert rc == 0 and codes == [487]
+    wait_for(lambda: st.stats()["authorizations.abandoned"] == before + 1, 5,
+             "late answer counted as abandoned")
+    time.sleep(0.5)
+    assert endpoints(st.requests(cids[0])) == ["authorization"]  # never answered: no begin
