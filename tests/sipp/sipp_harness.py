@@ -82,6 +82,28 @@ _next_media = _counter(0, 2000)          # media port slots (x4: -rtp_echo also 
 _next_seq = _counter(1, 1000000)         # log file names never repeat within a run
 
 
+def _bindable(ip, port, tcp=False):
+    for kind in ((socket.SOCK_DGRAM, socket.SOCK_STREAM) if tcp else (socket.SOCK_DGRAM,)):
+        sk = socket.socket(socket.AF_INET, kind)
+        try:
+            sk.bind((ip, port))
+        except OSError:
+            return False
+        finally:
+            sk.close()
+    return True
+
+
+def _free_port(ip, nxt, offsets=(0,), tcp=False, tries=200):
+    """Next port from the counter that is free right now on ip (for every offset): other processes on
+    this host (another checkout's suite, a developer's SIPp) may hold ports of our ranges."""
+    for _ in range(tries):
+        port = nxt()
+        if all(_bindable(ip, port + o, tcp) for o in offsets):
+            return port
+    raise RuntimeError("no free port on %s after %d tries" % (ip, tries))
+
+
 def log_dir():
     os.makedirs(_LOG_DIR, exist_ok=True)
     return _LOG_DIR
@@ -123,9 +145,11 @@ class Sipp:
         self.name = name
         self.scenario = scenario
         self.ip = ip
-        self.port = port if port is not None else _next_uac_port()
-        self.media_port = media_port if media_port is not None else 21000 + 4 * _next_media()
-        self.cp = _next_cp()
+        tcp = "-t" in extra
+        self.port = port if port is not None else _free_port(ip, _next_uac_port, tcp=tcp)
+        self.media_port = (media_port if media_port is not None else
+                           _free_port(ip, lambda: 21000 + 4 * _next_media(), offsets=(0, 1, 2, 3)))
+        self.cp = _free_port("0.0.0.0", _next_cp)
         d = log_dir()
         base = os.path.join(d, "%04d-%s-%s-%d" % (_next_seq(), name, ip, self.port))
         self.log_file = base + ".log"
@@ -309,6 +333,12 @@ class Peers:
     # Not about SIP: SIPp's own scheduler running late on a busy machine.
     _NOISE = re.compile(r"The following events occurred:|Overload warning: the (minor|major) watchdog timer")
 
+    @staticmethod
+    def _late_options(event):
+        # An OPTIONS retransmitted after the peer answered it ("Dead call"): keepalive noise, also from
+        # other SBC instances on this host whose dispatcher probes the same peer addresses.
+        return "Dead call" in event and re.search(r"CSeq:\s*\d+\s+OPTIONS", event) is not None
+
     def new_errors(self, before):
         text = []
         for path, size in self.error_sizes().items():
@@ -318,7 +348,8 @@ class Peers:
                     data = f.read()
                 # Events start with a timestamp line prefix; drop the scheduler noise only.
                 events = re.split(r"(?=\d{4}-\d\d-\d\d\t)", data)
-                real = [e for e in events if e.strip() and not self._NOISE.search(e)]
+                real = [e for e in events if e.strip() and not self._NOISE.search(e)
+                        and not self._late_options(e)]
                 if real:
                     text.append("--- %s:\n%s" % (os.path.basename(path), "".join(real)[-3000:]))
         return "\n".join(text)

@@ -16,8 +16,8 @@ def _assert_rejected(sbc, src_ip, side, did, code, alt=None):
     ok_codes = {str(code)} | ({str(alt)} if alt else set())
     assert len(finals) == 1 and finals[0]["code"] in ok_codes, diag
     assert u.rc == 0, diag
-    got = sbc.peers.receivers(mark)
-    assert got == [], "peers %r got an INVITE that should have been refused\n%s" % (got, diag)
+    got = sbc.peers.receivers(mark, callid)
+    assert callid and got == [], "peers %r got an INVITE that should have been refused\n%s" % (got, diag)
     return u
 
 
