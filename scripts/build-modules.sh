@@ -21,5 +21,7 @@ for mod in "$@"; do
 		echo "build-modules: $mod has compiler warnings (see above)" >&2
 		exit 1
 	fi
-	cp "$dst/$mod.so" "$out/$mod.so"
+	# A running Kamailio has the old file mapped: replace it by rename, never overwrite it in place.
+	cp "$dst/$mod.so" "$out/.$mod.so.new"
+	mv -f "$out/.$mod.so.new" "$out/$mod.so"
 done

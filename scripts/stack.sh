@@ -100,7 +100,7 @@ start_redis() {
 	mkdir -p "$RUNDIR/redis"
 	# AOF on: the rating outbox in Redis must survive a restart of the stack.
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUNDIR/redis" --save '' \
-		--appendonly yes --daemonize no --logfile "$RUNDIR/redis.log" &
+		--appendonly yes --daemonize no --logfile "$RUNDIR/redis.log" >>"$RUNDIR/redis.log" 2>&1 &
 	echo $! >"$RUNDIR/redis.pid"
 	wait_for 10 Redis redis-cli -p "$REDIS_PORT" ping
 }
