@@ -3,7 +3,8 @@
  *
  * Exports, parameters, init and the cfg/KEMI glue only; the index is in
  * sbct_index.c/sbct_build.c, the database load in sbct_db.c, the live
- * index and its reload in sbct_reload.c, change tracking in
+ * index and its reload in sbct_reload.c (the packed MySQL read of
+ * did_routing in sbct_db_packed.c), change tracking in
  * sbct_track.c, the xavp result in sbct_lookup.c, per-tenant limits in
  * sbct_limits.c (counters) and sbct_check.c (cfg check, dialog binding),
  * RPC in sbct_rpc.c, statistics in sbct_stats.c.
@@ -22,6 +23,7 @@
 
 #include "sbct_check.h"
 #include "sbct_db.h"
+#include "sbct_db_int.h"
 #include "sbct_index.h"
 #include "sbct_lookup.h"
 #include "sbct_reload.h"
@@ -52,6 +54,7 @@ static param_export_t params[] = {
 	{"did_table",     PARAM_STR, &sbct_did_table},
 	{"xavp",          PARAM_STR, &sbct_xavp_name},
 	{"fetch_rows",    PARAM_INT, &sbct_fetch_rows},
+	{"packed_load",   PARAM_INT, &sbct_packed_load},
 	{"version_table", PARAM_STR, &sbct_version_table},
 	{"reload_check_interval", PARAM_INT, &sbct_reload_check_interval},
 	{"counters_size", PARAM_INT, &sbct_counters_size},

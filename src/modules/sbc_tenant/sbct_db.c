@@ -15,6 +15,7 @@
 #include "../../lib/srdb1/db.h"
 
 #include "sbct_db.h"
+#include "sbct_db_int.h"
 
 #define SBCT_WARN_MAX 100
 #define SBCT_REASON_LEN 128
@@ -25,7 +26,7 @@ str sbct_did_table = str_init("did_routing");
 int sbct_fetch_rows = 1000;
 str sbct_version_table = str_init("sbc_routing_version");
 
-static db_func_t sbct_dbf;
+db_func_t sbct_dbf;
 
 /* column names of sql/kamailio_schema.sql (the prototype's did_routing) */
 static str sbct_col_id = str_init("id");
@@ -64,12 +65,6 @@ enum
 	DC_ENABLED,
 	DC_N
 };
-
-/* what a row handler returns */
-#define SBCT_ROW_OK 0
-#define SBCT_ROW_SKIP 1
-#define SBCT_ROW_DISABLED 2
-#define SBCT_ROW_FATAL (-1)
 
 typedef int (*sbct_row_f)(sbct_builder_t *b, db_val_t *v, int *warned);
 
@@ -183,8 +178,7 @@ static uint32_t sbct_row_id(db_val_t *v)
 
 /* ---- rows ------------------------------------------------------------ */
 
-static int sbct_skip(const char *table, uint32_t id, const char *why,
-		int *warned)
+int sbct_skip(const char *table, uint32_t id, const char *why, int *warned)
 {
 	if((*warned)++ < SBCT_WARN_MAX)
 		LM_WARN("%s row id=%u skipped: %s\n", table, id, why);
@@ -272,20 +266,21 @@ static int sbct_did_row(sbct_builder_t *b, db_val_t *v, int *warned)
 	if(sbct_val_int(&v[DC_PRIORITY], INT32_MIN, INT32_MAX, &r.priority, &isnull)
 			< 0)
 		return sbct_skip("did_routing", r.id, "bad priority", warned);
-	rc = sbct_builder_add_did(b, &r);
+	return sbct_did_add(b, &r, warned);
+}
+
+int sbct_did_add(sbct_builder_t *b, const sbct_did_row_t *r, int *warned)
+{
+	int rc = sbct_builder_add_did(b, r);
+
 	if(rc < 0)
 		return SBCT_ROW_FATAL;
 	if(rc > 0)
-		return sbct_skip("did_routing", r.id, sbct_add_reason(rc), warned);
+		return sbct_skip("did_routing", r->id, sbct_add_reason(rc), warned);
 	return SBCT_ROW_OK;
 }
 
 /* ---- table scan ------------------------------------------------------ */
-
-typedef struct sbct_scan_counts
-{
-	uint32_t ok, skipped, disabled;
-} sbct_scan_counts_t;
 
 /* runs the fixed query of one table and feeds every row to fn */
 static int sbct_scan_table(db1_con_t *con, str *table, db_key_t *cols,
@@ -470,7 +465,19 @@ int sbct_db_load(sbct_builder_t *b, sbct_db_counts_t *c, char *reason,
 	/* tenants first: DID rows are checked against them */
 	rc = sbct_scan_table(con, &sbct_tenants_table, tcols, TC_N,
 			sbct_tenant_row, b, &tc, reason, reason_size);
-	if(rc == 0)
+	if(rc == 0 && sbct_packed_load) {
+		rc = sbct_scan_dids_packed(con, b, &dc, reason, reason_size);
+		if(rc > 0 && (dc.ok || dc.skipped || dc.disabled)) {
+			/* rows were added already: reading them again would count
+			 * them twice */
+			snprintf(reason, reason_size, "packed load of table %.*s failed",
+					sbct_did_table.len, sbct_did_table.s);
+			rc = -1;
+		}
+	} else if(rc == 0) {
+		rc = 1;
+	}
+	if(rc > 0)
 		rc = sbct_scan_table(con, &sbct_did_table, dcols, DC_N, sbct_did_row,
 				b, &dc, reason, reason_size);
 	sbct_dbf.close(con);
