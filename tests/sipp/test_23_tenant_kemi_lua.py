@@ -3,6 +3,9 @@ script tests/kemi/sbc_tenant.lua (app_lua) that calls KSR.sbc_tenant.lookup() an
 KSR.sbc_tenant.check_limits() and relays to $xavp(sbct=>gateway_uri). It reads the suite's database.
 SIPp INVITEs from the carrier prove the same return codes and xavp values as the native cfg functions,
 and that check_limits() counts the call through the dialog module (the script never calls dlg_manage()).
+
+The second Kamailio reads did_routing row by row (packed_load 0), the SBC with the packed MySQL read:
+with bad rows in the tables both must build the same index (same counts, same lookups).
 """
 import os
 import signal
@@ -107,13 +110,41 @@ def lua(sbc):
         r.did(DID_B, r.tid, uri="sip:%s:%d" % (GW_B, PEER_PORT))
         r.did(DID_PREFIX + "*", r.tid, uri="sip:%s:%d" % (GW_B, PEER_PORT))
         r.did(DID_OFF, off, uri="sip:%s:%d" % (GW_A, PEER_PORT))
+        _bad_rows(r, off)
         k.start()
         k.rows = r
         yield k
     finally:
         k.stop()
-        errors = r.cleanup()
+        try:
+            r.sql("DELETE FROM did_routing WHERE description = 't4 bad'; DELETE FROM tenants WHERE name = 't4-lua-bad'")
+        finally:
+            errors = r.cleanup()
         assert not errors, errors
+
+
+BAD_URI = "sip:x,y;z=1%3B@127.0.0.1:5060;transport=udp"   # separators of the packed format inside a value
+
+
+def _bad_rows(r, off_tid):
+    """Rows the loader must skip (and count) or take exactly as written, whichever way it reads them."""
+    r.sql("DELETE FROM did_routing WHERE description = 't4 bad'; DELETE FROM tenants WHERE name = 't4-lua-bad'")
+    r.sql("INSERT INTO tenants (name, gateway_group) VALUES ('t4-lua-bad', -1)")   # negative group: skipped
+    bad = r.sql("SELECT id FROM tenants WHERE name = 't4-lua-bad'")[0][0]
+    rows = [
+        ("'4999x51'", r.tid, "NULL", "NULL", 1),              # not a DID pattern
+        ("'4999500052'", 4000000000, "NULL", "NULL", 1),     # unknown tenant
+        ("'4999500053'", bad, "NULL", "NULL", 1),            # tenant skipped
+        ("'4999500054'", r.tid, -5, "NULL", 1),              # negative group
+        ("'4999500055'", r.tid, "NULL", "NULL", 0),          # disabled: not loaded, counted apart
+        ("'4999500056'", r.tid, 7, "NULL", 1),               # duplicate pattern of the next one
+        ("'+4999500056'", r.tid, 8, "NULL", 1),
+        ("'4999500058'", r.tid, "NULL", "'%s'" % BAD_URI, 1),               # kept, URI as written
+        ("'49995001*'", off_tid, 9, "''", 1),                # prefix of the disabled tenant, empty URI
+    ]
+    for did, tid, grp, uri, en in rows:
+        r.sql("INSERT INTO did_routing (did, tenant_id, gateway_group, gateway_uri, enabled, description) "
+              "VALUES (%s, %s, %s, %s, %d, 't4 bad')" % (did, tid, grp, uri, en))
 
 
 def _call(sbc, did, hold_ms=200, name="t4-lua-call"):
@@ -183,3 +214,41 @@ def test_lua_check_limits_counts_through_the_dialog(sbc, lua):
     assert u.rc == 0 and u.events("ANSWERED"), u.describe()
     st = parse_kamcmd(lua.kamcmd("sbc_tenant.stats"))
     assert st["limits"]["rejected_calls"] == "1" and int(st["limits"]["passed"]) >= 2, st
+
+
+def _same_version(sbc, lua):
+    want = lua.rows.version()
+
+    def live(text):
+        return parse_kamcmd(text)["live"]["version"]
+    end = time.time() + 5
+    while time.time() < end:
+        if live(sbc.stack.kamcmd("sbc_tenant.stats")) == str(want) == live(lua.kamcmd("sbc_tenant.stats")):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_packed_and_row_by_row_loads_build_the_same_index(sbc, lua):
+    assert _same_version(sbc, lua), "the two Kamailios did not load the same version"
+    packed = parse_kamcmd(sbc.stack.kamcmd("sbc_tenant.stats"))
+    rows = parse_kamcmd(lua.kamcmd("sbc_tenant.stats"))
+    keys = ("tenants", "dids", "exact", "prefixes", "rows_skipped", "rows_disabled", "index_bytes")
+    assert {k: packed[k] for k in keys} == {k: rows[k] for k in keys}, (packed, rows)
+    # Counts alone could hide two different mistakes; the rows themselves are looked up too.
+    dids = ["4930100001", "4930555000", "4930200002", "4930123456", "4930191111", "4960100001", "4888000000",
+            DID_A, DID_B, DID_PREFIX + "7", DID_OFF, "4999500052", "4999500053", "4999500054", "4999500055",
+            "4999500056", "+4999500056", "4999500058", "49995001", "499950012345", "4999x51"]
+    for did in dids:
+        a = parse_kamcmd(sbc.stack.kamcmd("sbc_tenant.lookup", "s:" + did))
+        b = parse_kamcmd(lua.kamcmd("sbc_tenant.lookup", "s:" + did))
+        assert a == b, "%s: packed %r, row by row %r" % (did, a, b)
+    got = parse_kamcmd(lua.kamcmd("sbc_tenant.lookup", "s:4999500058"))
+    assert (got["code"], got["gateway_uri"]) == ("1", BAD_URI), got
+    got = parse_kamcmd(lua.kamcmd("sbc_tenant.lookup", "s:4999500056"))
+    assert (got["code"], got["gateway_group"], got["pattern"]) == ("1", "7", "4999500056"), got
+    for did in ("4999500052", "4999500053", "4999500054", "4999500055"):
+        got = parse_kamcmd(lua.kamcmd("sbc_tenant.lookup", "s:" + did))
+        assert got["code"] == "-1", (did, got)
+    got = parse_kamcmd(lua.kamcmd("sbc_tenant.lookup", "s:499950012345"))
+    assert (got["code"], got["tenant"], got["gateway_group"], got["gateway_uri"]) == ("-2", "t4-lua-off", "9", ""), got
