@@ -224,6 +224,17 @@ static int set_timeout(sip_msg_t *msg, long long units)
 	return ((sr_kemi_fmn_f)ket->func)(msg, (int)units) > 0 ? 0 : -1;
 }
 
+/* the Call-ID for log lines */
+static str *cid(sip_msg_t *msg)
+{
+	static str none = str_init("?");
+
+	if((msg->callid == NULL && parse_headers(msg, HDR_CALLID_F, 0) < 0)
+			|| msg->callid == NULL)
+		return &none;
+	return &msg->callid->body;
+}
+
 int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet)
 {
 	char tmpl[RA_REC_MAX_LEN];
@@ -239,8 +250,9 @@ int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet)
 	}
 	dlg = ra_dlgb.get_dlg(msg);
 	if(dlg == NULL) {
-		LM_WARN("no dialog for this call: begin/end will not be sent "
-				"(call dlg_manage() before rating_agent_authorize())\n");
+		LM_WARN("no dialog for Call-ID %.*s: begin/end will not be sent "
+				"(call dlg_manage() before rating_agent_authorize())\n",
+				cid(msg)->len, cid(msg)->s);
 		return -1;
 	}
 	if(ra_dlgb.get_dlg_varstatus(dlg, &ra_var_state) != 0) {
@@ -249,7 +261,9 @@ int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet)
 	}
 	len = build_template(msg, tmpl, sizeof(tmpl));
 	if(len < 0) {
-		LM_ERR("cannot build the call record template\n");
+		LM_ERR("cannot build the record template of Call-ID %.*s: no "
+			   "begin/end\n",
+				cid(msg)->len, cid(msg)->s);
 		ra_dlgb.release_dlg(dlg);
 		return -1;
 	}
@@ -265,7 +279,8 @@ int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet)
 timeout:
 	ra_dlgb.release_dlg(dlg);
 	if(units > 0 && set_timeout(msg, units) < 0)
-		LM_ERR("cannot set the dialog timeout to %lld s\n", units);
+		LM_ERR("cannot set the dialog timeout of Call-ID %.*s to %lld s\n",
+				cid(msg)->len, cid(msg)->s, units);
 	return ret;
 }
 

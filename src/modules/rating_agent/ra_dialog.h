@@ -26,7 +26,8 @@
 int ra_dialog_init(void); /* mod_init, after the dialog API is loaded */
 
 /* Bind the current dialog of msg: begin/end records and, when units > 0,
- * the dialog timeout. quiet: no warning when there is no dialog.
+ * the dialog timeout. quiet: no error when the dialog module is not
+ * loaded (automatic binding); a missing dialog is always warned about.
  * Returns 1 bound now, 2 already bound, -1 no dialog or error. */
 int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet);
 

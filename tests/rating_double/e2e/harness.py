@@ -47,20 +47,28 @@ class Stack:
     def _spawn(self, name, argv, **kw):
         log = open(os.path.join(self.rundir, name + ".log"), "ab")
         self.logs[name] = log
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kw)
+        # a session (process group) of its own: stop() reaches the children too (sipp under
+        # timeout, Kamailio's processes) and nothing else
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True, **kw)
         return self.procs[name]
 
     def stop(self, name, sig=signal.SIGTERM, wait=10):
         p = self.procs.pop(name, None)
         if p is None:
             return
-        if p.poll() is None:
-            p.send_signal(sig)
-            try:
-                p.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+        try:
+            os.killpg(p.pid, sig)
+            p.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
+        except ProcessLookupError:
+            pass
+        try:
+            os.killpg(p.pid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=5)
         log = self.logs.pop(name, None)
         if log:
             log.close()
