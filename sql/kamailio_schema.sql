@@ -9,8 +9,8 @@
 -- Stock Kamailio tables are copied from the Kamailio 5.6 Debian package's own scripts
 -- (/usr/share/kamailio/mysql/{standard,dispatcher,permissions,dialog,acc}-create.sql) and carry the
 -- `version` rows Kamailio 5.6 checks at startup (a wrong number makes the module refuse to start):
---   version 1, dispatcher 4, address 6, dialog 7, dialog_vars 1, acc 5, missed_calls 4.
--- Tables the cfg does NOT use (trusted, acc_cdrs, subscriber, location, ...) are left out on purpose.
+--   version 1, dispatcher 4, address 6, dialog 7, dialog_vars 1, acc 5, missed_calls 4, acc_cdrs 2.
+-- Tables the cfg does NOT use (trusted, subscriber, location, ...) are left out on purpose.
 
 SET NAMES utf8mb4;
 
@@ -32,6 +32,7 @@ INSERT INTO version (table_name, table_version) VALUES
     ('dialog_vars', 1),
     ('acc', 5),
     ('missed_calls', 4),
+    ('acc_cdrs', 2),
     ('tenants', 1),
     ('did_routing', 1),
     ('sbc_routing_version', 1)
@@ -109,7 +110,7 @@ CREATE TABLE IF NOT EXISTS `dialog_vars` (
 
 -- ---------------------------------------------------------------------------------------------------
 -- acc, missed_calls (acc-create.sql) + the extra columns the cfg writes through acc `db_extra`
---   (tenant, did, gateway, direction). Keep them in sync with modparam("acc", "db_extra", ...) in
+--   (tenant, did, gateway, direction, cause, side). Keep them in sync with modparam("acc", "db_extra", ...) in
 --   etc/kamailio.cfg: acc fails every insert if a column named there is missing.
 --   The ALTERs add the columns to tables that were created earlier by `kamdbctl create`.
 -- ---------------------------------------------------------------------------------------------------
@@ -126,13 +127,17 @@ CREATE TABLE IF NOT EXISTS `acc` (
     `did` VARCHAR(64) DEFAULT '' NOT NULL,
     `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
     `direction` VARCHAR(8) DEFAULT '' NOT NULL,
+    `cause` VARCHAR(32) DEFAULT '' NOT NULL,
+    `side` VARCHAR(8) DEFAULT '' NOT NULL,
     INDEX callid_idx (`callid`)
 );
 ALTER TABLE `acc`
     ADD COLUMN IF NOT EXISTS `tenant` VARCHAR(64) DEFAULT '' NOT NULL,
     ADD COLUMN IF NOT EXISTS `did` VARCHAR(64) DEFAULT '' NOT NULL,
     ADD COLUMN IF NOT EXISTS `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
-    ADD COLUMN IF NOT EXISTS `direction` VARCHAR(8) DEFAULT '' NOT NULL;
+    ADD COLUMN IF NOT EXISTS `direction` VARCHAR(8) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `cause` VARCHAR(32) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `side` VARCHAR(8) DEFAULT '' NOT NULL;
 CREATE INDEX IF NOT EXISTS tenant_time_idx ON `acc` (`tenant`, `time`);
 
 CREATE TABLE IF NOT EXISTS `missed_calls` (
@@ -148,14 +153,69 @@ CREATE TABLE IF NOT EXISTS `missed_calls` (
     `did` VARCHAR(64) DEFAULT '' NOT NULL,
     `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
     `direction` VARCHAR(8) DEFAULT '' NOT NULL,
+    `cause` VARCHAR(32) DEFAULT '' NOT NULL,
+    `side` VARCHAR(8) DEFAULT '' NOT NULL,
     INDEX callid_idx (`callid`)
 );
 ALTER TABLE `missed_calls`
     ADD COLUMN IF NOT EXISTS `tenant` VARCHAR(64) DEFAULT '' NOT NULL,
     ADD COLUMN IF NOT EXISTS `did` VARCHAR(64) DEFAULT '' NOT NULL,
     ADD COLUMN IF NOT EXISTS `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
-    ADD COLUMN IF NOT EXISTS `direction` VARCHAR(8) DEFAULT '' NOT NULL;
+    ADD COLUMN IF NOT EXISTS `direction` VARCHAR(8) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `cause` VARCHAR(32) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `side` VARCHAR(8) DEFAULT '' NOT NULL;
 CREATE INDEX IF NOT EXISTS tenant_time_idx ON `missed_calls` (`tenant`, `time`);
+
+-- ---------------------------------------------------------------------------------------------------
+-- acc_cdrs: one row per call (acc-create.sql's table + our columns), the table an operator bills from.
+--   Written by acc's dialog CDR engine (modparam acc cdrs_table) when a routed call ends: answered
+--   (start_time = answer, end_time, duration = talk time in s), rejected, cancelled or not answered
+--   (duration 0); and by acc_db_request() for an INVITE the SBC refuses itself (unknown DID, tenant
+--   disabled, no gateway...: side 'sbc', start_time/end_time/duration NULL). `time` = INVITE arrival.
+--   cause: bye | timeout | cancel | rejected | no-answer | <the SBC's reason, e.g. unknown-did>
+--   side:  who ended it: carrier | gateway | sbc
+--   The MODIFY makes an acc_cdrs created by `kamdbctl create` (NOT NULL times) take unanswered calls.
+-- ---------------------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS `acc_cdrs` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `start_time` DATETIME NULL DEFAULT NULL,
+    `end_time` DATETIME NULL DEFAULT NULL,
+    `duration` FLOAT(10,3) NULL DEFAULT NULL,
+    `method` VARCHAR(16) DEFAULT 'INVITE' NOT NULL,
+    `from_tag` VARCHAR(128) DEFAULT '' NOT NULL,
+    `to_tag` VARCHAR(128) DEFAULT '' NOT NULL,
+    `callid` VARCHAR(255) DEFAULT '' NOT NULL,
+    `sip_code` VARCHAR(3) DEFAULT '' NOT NULL,
+    `sip_reason` VARCHAR(128) DEFAULT '' NOT NULL,
+    `time` DATETIME NULL DEFAULT NULL,
+    `tenant` VARCHAR(64) DEFAULT '' NOT NULL,
+    `did` VARCHAR(64) DEFAULT '' NOT NULL,
+    `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
+    `direction` VARCHAR(8) DEFAULT '' NOT NULL,
+    `cause` VARCHAR(32) DEFAULT '' NOT NULL,
+    `side` VARCHAR(8) DEFAULT '' NOT NULL,
+    INDEX start_time_idx (`start_time`),
+    INDEX callid_idx (`callid`)
+);
+ALTER TABLE `acc_cdrs`
+    MODIFY COLUMN `start_time` DATETIME NULL DEFAULT NULL,
+    MODIFY COLUMN `end_time` DATETIME NULL DEFAULT NULL,
+    MODIFY COLUMN `duration` FLOAT(10,3) NULL DEFAULT NULL,
+    ADD COLUMN IF NOT EXISTS `method` VARCHAR(16) DEFAULT 'INVITE' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `from_tag` VARCHAR(128) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `to_tag` VARCHAR(128) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `callid` VARCHAR(255) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `sip_code` VARCHAR(3) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `sip_reason` VARCHAR(128) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `time` DATETIME NULL DEFAULT NULL,
+    ADD COLUMN IF NOT EXISTS `tenant` VARCHAR(64) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `did` VARCHAR(64) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `direction` VARCHAR(8) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `cause` VARCHAR(32) DEFAULT '' NOT NULL,
+    ADD COLUMN IF NOT EXISTS `side` VARCHAR(8) DEFAULT '' NOT NULL;
+CREATE INDEX IF NOT EXISTS callid_idx ON `acc_cdrs` (`callid`);
+CREATE INDEX IF NOT EXISTS tenant_time_idx ON `acc_cdrs` (`tenant`, `time`);
 
 -- ---------------------------------------------------------------------------------------------------
 -- tenants: one row per AI platform customer (read by the sbc_tenant module).
