@@ -2,11 +2,12 @@
 #   make run    install what is missing, build, start the whole stack on loopback
 #   make stop   stop it
 #   make test   install, build, run unit tests and the SIPp suite against a stack of its own
+#   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 
 MODULES := sbc_tenant
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit check-cfg clean
+.PHONY: all deps modules run stop status test unit check-cfg bench-index clean
 
 all: modules
 
@@ -33,6 +34,9 @@ check-cfg: modules
 
 test: modules
 	@tests/run-all.sh all
+
+bench-index: modules
+	@$(MAKE) -s -C bench/index
 
 clean:
 	rm -rf build

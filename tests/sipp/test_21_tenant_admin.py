@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_20_tenant_common import GW_A, GW_B, TenantRows
+from tenant_common import GW_A, GW_B, TenantRows
 
 SET_A = 4110
 SET_B = 4111

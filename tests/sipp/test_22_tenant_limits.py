@@ -12,7 +12,7 @@ import time
 import pytest
 
 from sipp_harness import CARRIER_IP, PEER_PORT, PRIVATE, SilentPeer
-from test_20_tenant_common import GW_A, GW_C, GW_D, GW_SILENT, TenantRows
+from tenant_common import GW_A, GW_C, GW_D, GW_SILENT, TenantRows
 
 SET_OK = 4120     # GW_A answers
 SET_503 = 4121    # GW_C answers 503

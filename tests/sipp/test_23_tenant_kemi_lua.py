@@ -15,7 +15,7 @@ import time
 import pytest
 
 from sipp_harness import CARRIER_IP, PEER_PORT, REPO, RUNDIR, SIP_PORT, STACK_ENV
-from test_20_tenant_common import GW_A, GW_B, TenantRows, parse_kamcmd
+from tenant_common import GW_A, GW_B, TenantRows, parse_kamcmd
 
 LUA_IP = "127.0.5.1"
 LUA_PORT = SIP_PORT + 7

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from sipp_harness import CARRIER_IP, PRIVATE
-from test_20_tenant_common import GW_A, GW_B, TenantRows, call_number
+from tenant_common import GW_A, GW_B, TenantRows, call_number
 
 SET_A = 4140
 SET_B = 4141

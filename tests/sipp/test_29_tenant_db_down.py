@@ -13,7 +13,7 @@ import time
 import pytest
 
 from sipp_harness import RUNDIR
-from test_20_tenant_common import GW_A, GW_B, TenantRows
+from tenant_common import GW_A, GW_B, TenantRows
 
 SET_A = 4190
 SET_B = 4191
