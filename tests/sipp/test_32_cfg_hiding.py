@@ -1,9 +1,10 @@
 """Topology hiding and the SBC's own headers (etc/kamailio.cfg: topoh, rtpengine, X-Tenant/X-DID).
 
 Checked on the wire, in the messages the far ends received (SIPp -trace_msg files): a gateway never sees
-an address of the private side (carrier, SBC private socket) in Via, Record-Route, Contact or SDP, a
-carrier never sees one of the public side; X-Tenant / X-DID reach the gateway with the SBC's values
-only, whatever the caller sent, and never travel back or towards a carrier.
+an address of the private side (carrier, SBC private socket) in Via, Record-Route, Contact, From, To
+or SDP, a carrier never sees one of the public side; X-Tenant / X-DID reach the gateway with the SBC's
+values only, whatever the caller sent, and never travel back or towards a carrier; headers that
+describe the sender's network or software (STRIP_HEADERS_RE) do not cross.
 """
 import re
 
@@ -12,7 +13,7 @@ from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE, PUBLIC
 ALPHA_DID = "4930100001"
 PRIVATE_NET = re.compile(r"127\.0\.1\.\d+")          # carrier + SBC private side
 PUBLIC_NET = re.compile(r"127\.0\.[23]\.\d+")        # AI gateways + SBC public side
-TOPOLOGY_HEADERS = ("via", "v", "record-route", "route", "contact", "m")
+TOPOLOGY_HEADERS = ("via", "v", "record-route", "route", "contact", "m", "from", "f", "to", "t")
 
 _SEP = re.compile(r"^-{20,} .*$", re.M)
 
@@ -131,6 +132,8 @@ def test_forged_tenant_headers_replaced_inbound(sbc):
     assert inv, diag
     got = [(n.lower(), v) for n, v in headers(inv, "x-tenant", "x-did")]
     assert got == [("x-tenant", "alpha"), ("x-did", ALPHA_DID)], "%r\n%s" % (got, inv)
+    # The carrier's charging vector and User-Agent stay on its side too.
+    assert not headers(inv, "p-charging-vector", "user-agent"), inv
 
 
 def test_forged_tenant_headers_dropped_outbound(sbc):
