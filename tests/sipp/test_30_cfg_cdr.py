@@ -7,6 +7,8 @@ for a call the SBC refuses itself; the tests poll for them by Call-ID (inserts m
 """
 import time
 
+import pytest
+
 from sipp_harness import ALPHA_GWS, BETA_GW, CARRIER_IP, PRIVATE, PUBLIC, RINGING_GW
 
 ALPHA_DID = "4930100001"
@@ -155,3 +157,40 @@ def test_call_events_logged_one_line_each(sbc):
         for key in ("tenant=alpha", "did=%s" % ALPHA_DID, "gateway=sip:127.0.2.1"):
             assert key in l, "%s missing in: %s" % (key, l)
     assert "code=200" in lines[1] and "cause=bye side=carrier" in lines[2], "\n".join(lines)
+
+
+@pytest.fixture
+def short_dialogs(sbc):
+    """Kamailio restarted with DLG_TIMEOUT=3 for one test, then restarted as it was."""
+    old = sbc.stack.env.get("SBC_KAMAILIO_ARGS", "")
+    sbc.stack.env["SBC_KAMAILIO_ARGS"] = old + " -A DLG_TIMEOUT=3"
+    try:
+        rc, out = sbc.stack._stack("restart-kamailio")
+        assert rc == 0, out + sbc.stack.log_tail()
+        yield 3
+    finally:
+        sbc.stack.env["SBC_KAMAILIO_ARGS"] = old
+        rc, out = sbc.stack._stack("restart-kamailio")
+        assert rc == 0, out
+
+
+def test_cdr_call_ended_by_dialog_timeout(sbc, short_dialogs):
+    """At DLG_TIMEOUT the SBC hangs up both sides itself: BYE to the carrier and to the gateway, media
+    freed, and the CDR says timeout / sbc with the talk time."""
+    off = sbc.stack.log_offset()
+    mark = sbc.peers.mark()
+    u = sbc.uac("uac_call_wait_bye.xml", CARRIER_IP, PRIVATE, name="cdr_timeout", service=ALPHA_DID,
+                calls=1, rtp_echo=True).run()
+    ans = u.events("ANSWERED")
+    callid = ans[0]["callid"] if ans else None
+    diag = sbc.diagnose(off, callid, u)
+    assert u.rc == 0 and ans and u.events("BYE_RECEIVED"), diag
+    got = sbc.peers.receivers(mark, callid)
+    assert len(got) == 1 and sbc.peers.events(mark, "BYE", callid)[got[0]], "gateway got no BYE\n" + diag
+    cdr = one_cdr(sbc, off, callid, u)
+    diag = "%r\n%s" % (cdr, diag)
+    assert (cdr["sip_code"], cdr["cause"], cdr["side"]) == ("200", "timeout", "sbc"), diag
+    assert cdr["tenant"] == "alpha" and 2.5 <= float(cdr["duration"]) <= 6.0, diag
+    assert callid not in sbc.stack.wait_rtpe_gone(callid), "rtpengine session left\n" + diag
+    assert "event=end callid=%s " % callid in sbc.stack.log_since(off) and "cause=timeout" in \
+        sbc.stack.log_lines_for(off, callid), diag
