@@ -10,6 +10,7 @@
 #   SBC_PRIVATE_IP    Kamailio private (carrier) side                   (127.0.1.1)
 #   SBC_PUBLIC_IP     Kamailio public (AI gateway) side                 (127.0.2.1)
 #   SBC_SIP_PORT      SIP port on both sides                            (5060)
+#   SBC_TLS_PORT      SIP over TLS on the public side                   (SIP port + 1)
 #   SBC_DB_PORT       MariaDB TCP port on 127.0.0.1                     (13306)
 #   SBC_REDIS_PORT    Redis port on 127.0.0.1                           (16379)
 #   SBC_RTPE_PORT     rtpengine ng port on 127.0.0.1 (CLI on +1)        (2223)
@@ -26,6 +27,7 @@ RUNDIR=${SBC_RUNDIR:-$top/.run}
 PRIVATE_IP=${SBC_PRIVATE_IP:-127.0.1.1}
 PUBLIC_IP=${SBC_PUBLIC_IP:-127.0.2.1}
 SIP_PORT=${SBC_SIP_PORT:-5060}
+TLS_PORT=${SBC_TLS_PORT:-$((SIP_PORT + 1))}
 DB_PORT=${SBC_DB_PORT:-13306}
 REDIS_PORT=${SBC_REDIS_PORT:-16379}
 RTPE_PORT=${SBC_RTPE_PORT:-2223}
@@ -123,7 +125,9 @@ kamailio_args() {
 		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\"" \
 		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\"" \
 		-A "MODULES_DIR=\"$MODULES_DIR\"" -A "RUNDIR=\"$RUNDIR\"" \
-		-A "CTL_SOCKET=\"$CTL\"" ${SBC_KAMAILIO_ARGS:-}
+		-A "CTL_SOCKET=\"$CTL\"" \
+		-A WITH_TLS -A "TLS_PORT=$TLS_PORT" -A "TLS_CERT=\"$RUNDIR/tls/sbc-cert.pem\"" \
+		-A "TLS_KEY=\"$RUNDIR/tls/sbc-key.pem\"" ${SBC_KAMAILIO_ARGS:-}
 }
 
 start_kamailio() {
@@ -134,6 +138,8 @@ start_kamailio() {
 			die "UDP $ip:$SIP_PORT is in use by another process"
 	done
 	[ -f "$MODULES_DIR/sbc_tenant.so" ] || die "$MODULES_DIR/sbc_tenant.so missing (run make modules)"
+	"$top/scripts/gen-cert.sh" "$RUNDIR/tls" "$PUBLIC_IP" >"$RUNDIR/gen-cert.log" 2>&1 ||
+		die "cannot create the TLS certificate in $RUNDIR/tls: $(tail -3 "$RUNDIR/gen-cert.log")"
 	# shellcheck disable=SC2046
 	kamailio -c $(kamailio_args) >"$RUNDIR/kamailio-check.log" 2>&1 ||
 		die "kamailio -c rejects the config: $(grep -E 'ERROR|CRITICAL' "$RUNDIR/kamailio-check.log" | tail -5)"
@@ -177,7 +183,8 @@ summary() {
 	cat <<-EOF
 		The SBC is running (run dir $RUNDIR):
 		  SIP private (carriers)     udp+tcp $PRIVATE_IP:$SIP_PORT
-		  SIP public (AI gateways)   udp+tcp $PUBLIC_IP:$SIP_PORT
+		  SIP public (AI gateways)   udp+tcp $PUBLIC_IP:$SIP_PORT, tls $PUBLIC_IP:$TLS_PORT (self-signed cert $RUNDIR/tls/sbc-cert.pem)
+		  JSON-RPC / metrics         http://127.0.0.1:$SIP_PORT/RPC  http://127.0.0.1:$SIP_PORT/metrics
 		  rtpengine                  ng 127.0.0.1:$RTPE_PORT, cli 127.0.0.1:$((RTPE_PORT + 1)), media $PRIVATE_IP / $PUBLIC_IP ports $RTP_MIN-$RTP_MAX
 		  MariaDB                    127.0.0.1:$DB_PORT (db kamailio, user kamailio), socket $DB_SOCK
 		  Redis                      127.0.0.1:$REDIS_PORT
