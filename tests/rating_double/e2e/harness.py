@@ -74,7 +74,7 @@ class Stack:
             log.close()
 
     def stop_all(self):
-        for name in ["kamailio", "uas", "double", "redis"]:
+        for name in ["kamailio", "uas", "uas2", "double", "redis"]:
             self.stop(name)
 
     def start_redis(self):
@@ -105,6 +105,18 @@ class Stack:
                             "-cp", "18297", "-trace_logs", "-log_file",
                             os.path.join(self.rundir, "uas-events.log")])
         time.sleep(0.5)
+
+    def one_shot_uas(self, ip="127.0.9.4", name="uas2"):
+        """A UAS for one call on ip (ra-test.cfg sends R-URI user "limit" there); it exits after
+        that call, so its log (<name>-events.log) is complete once it has."""
+        log = os.path.join(self.rundir, name + "-events.log")
+        if os.path.exists(log):
+            os.remove(log)
+        self._spawn(name, ["timeout", "120", "sipp", "-sf", os.path.join(HERE, "uas_ra.xml"),
+                           "-i", ip, "-p", str(self.sip_port), "-m", "1", "-nostdin",
+                           "-cp", "18299", "-trace_logs", "-log_file", log])
+        time.sleep(0.5)
+        return log
 
     def start_kamailio(self, cfg=None, **defines):
         defs = {"RA_IP": self.kam_ip, "RA_PORT": str(self.sip_port),

@@ -129,28 +129,24 @@ def test_missing_account_gives_422_and_fail_policy(st):
     assert [r["status"] for r in reqs] == [422]
 
 
-def uas_byes(st):
-    path = os.path.join(st.rundir, "uas-events.log")
-    return open(path).read().count("UAS_BYE") if os.path.exists(path) else 0
-
-
 def test_units_limit_ends_call_with_bye_both_ways(st):
     st.rules({"match": {"account_tag": "4000"}, "action": "allow", "units": 3})
-    st.stop("uas")  # a fresh callee: its log starts empty
-    st.start_uas()
+    callee_log = st.one_shot_uas()
     t0 = time.time()
-    rc, cids, codes = st.call("4000", expect="bye")
+    rc, cids, codes = st.call("4000", expect="bye", service="limit")
     elapsed = time.time() - t0
-    assert rc == 0 and codes == [200]
-    # the dialog timer ticks once a second: the limit hits up to 1 s early, never late
-    assert 2.0 <= elapsed <= 5, elapsed
+    assert rc == 0 and codes == [200], (rc, codes)
+    # the dialog timer ticks once a second: the limit hits up to 1 s early; the upper bound
+    # leaves room for a loaded test machine
+    assert 2.0 <= elapsed <= 6, elapsed
     wait_for(lambda: len(st.requests(cids[0])) == 3, 10, "begin and end")
     begin, end = (r["body"] for r in st.requests(cids[0])[1:])
-    assert 2 <= ts(end["timestamp_end"]) - ts(begin["timestamp_begin"]) <= 4
-    # the callee got its BYE from the SBC too; SIPp writes its log when it exits
-    st.stop("uas")
-    assert uas_byes(st) == 1
-    st.start_uas()
+    held = ts(end["timestamp_end"]) - ts(begin["timestamp_begin"])
+    assert 2 <= held <= 5, held
+    # the callee got its BYE from the SBC too: its one call ended, it exited
+    st.procs["uas2"].wait(timeout=15)
+    st.stop("uas2")
+    assert "EVENT=UAS_BYE callid=" + cids[0] in open(callee_log).read()
 
 
 def test_carriers_in_xavp(st):
