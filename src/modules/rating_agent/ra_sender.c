@@ -87,7 +87,8 @@ static void remove_head(ra_flight_t *f)
 	}
 }
 
-/* count_it 0: not a failure, only "not yet" (no backoff step) */
+/* count_it 0: not a failure, only "not yet" (a shm record waiting for the
+ * call's Redis records): retry soon, no backoff step */
 static void schedule_retry(ra_flight_t *f, int count_it)
 {
 	long long now = ra_now_ms();
