@@ -4,7 +4,7 @@
 #   make test   install, build, run unit tests and the SIPp suite against a stack of its own
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 
-MODULES := sbc_tenant
+MODULES := sbc_tenant rating_agent
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
 .PHONY: all deps modules run stop status test unit check-cfg bench-index clean

@@ -94,7 +94,8 @@ unit) run_unit ;;
 all)
 	run_unit
 	run_check check-cfg tests/check-cfg.sh
-	run_pytest rating_double tests/rating_double
+	# RA_E2E=1: the rating_agent end-to-end tests (own Kamailio, Redis, double, SIPp on 127.0.9.x).
+	RA_E2E=1 run_pytest rating_double tests/rating_double
 	run_pytest sipp tests/sipp
 	;;
 *)
