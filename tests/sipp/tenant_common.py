@@ -111,6 +111,14 @@ class TenantRows:
         if reload:
             self.dispatcher_reload()
 
+    def two_groups(self, set_a, set_b, name):
+        """Gateway GW_A alone in set_a, GW_B alone in set_b, and a tenant `name` routed to set_a."""
+        self.gateway(GW_A)
+        self.gateway(GW_B)
+        self.dispatcher_set(set_a, [GW_A], reload=False)
+        self.dispatcher_set(set_b, [GW_B])
+        self.tid = self.tenant(name, set_a)
+
     def dispatcher_reload(self, timeout=12.0):
         """dispatcher.reload until it is done: dispatcher refuses a reload within reload_delta (5 s) of the
         previous one ("500 - Ongoing reload", and kamcmd still exits 0)."""

@@ -23,11 +23,7 @@ DID_TENANT_GROUP = "4999100003"
 def rows(sbc):
     r = TenantRows(sbc)
     try:
-        r.gateway(GW_A)
-        r.gateway(GW_B)
-        r.dispatcher_set(SET_A, [GW_A], reload=False)
-        r.dispatcher_set(SET_B, [GW_B])
-        r.tid = r.tenant("t4-admin", SET_A)
+        r.two_groups(SET_A, SET_B, "t4-admin")
         r.did(DID, r.tid)
         r.did(DID_TENANT_GROUP, r.tid)
         got = r.wait_lookup(DID, lambda x: x.get("tenant") == "t4-admin")

@@ -29,11 +29,7 @@ def _bulk(rows, sql):
 def rows(sbc):
     r = TenantRows(sbc)
     try:
-        r.gateway(GW_A)
-        r.gateway(GW_B)
-        r.dispatcher_set(SET_A, [GW_A], reload=False)
-        r.dispatcher_set(SET_B, [GW_B])
-        r.tid = r.tenant("t4-load", SET_A)
+        r.two_groups(SET_A, SET_B, "t4-load")
         _bulk(r, "DELETE FROM did_routing WHERE did LIKE '%s%%' AND description = 't4 bulk'" % BULK_PREFIX)
         _bulk(r, "INSERT INTO did_routing (did, tenant_id, description) SELECT CONCAT('%s', LPAD(seq, 6, '0')), "
                  "%d, 't4 bulk' FROM seq_10_to_%d" % (BULK_PREFIX, r.tid, BULK + 9))

@@ -49,11 +49,7 @@ def _db_answers(sbc):
 def rows(sbc):
     r = TenantRows(sbc)
     try:
-        r.gateway(GW_A)
-        r.gateway(GW_B)
-        r.dispatcher_set(SET_A, [GW_A], reload=False)
-        r.dispatcher_set(SET_B, [GW_B])
-        r.tid = r.tenant("t4-dbdown", SET_A)
+        r.two_groups(SET_A, SET_B, "t4-dbdown")
         r.did(DID, r.tid)
         got = r.wait_lookup(DID, lambda x: x.get("tenant") == "t4-dbdown")
         assert got.get("gateway_group") == str(SET_A), got
