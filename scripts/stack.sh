@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts, stops and reports the whole SBC stack on loopback: a throwaway MariaDB, Redis, rtpengine
-# (userspace) and Kamailio with our modules. `make run` and the test suite both use it; they differ only
+# (userspace), the rating agent test double (tests/rating_double) and Kamailio with our modules. `make run` and the test suite both use it; they differ only
 # in the environment below, so both can run side by side.
 #
 #   scripts/stack.sh start|stop|status|restart-kamailio
@@ -14,6 +14,7 @@
 #   SBC_DB_PORT       MariaDB TCP port on 127.0.0.1                     (13306)
 #   SBC_REDIS_PORT    Redis port on 127.0.0.1                           (16379)
 #   SBC_RTPE_PORT     rtpengine ng port on 127.0.0.1 (CLI on +1)        (2223)
+#   SBC_AGENT_PORT    rating agent double on 127.0.0.1 (AGENT_URL)     (18000)
 #   SBC_RTP_MIN/MAX   rtpengine media port range                        (30000/34999)
 #   SBC_DATA_SQL      SQL files loaded after the schema; @SIP_PORT@ in them is replaced by the SIP port
 #                     (sql/demo_data.sql)
@@ -31,6 +32,7 @@ TLS_PORT=${SBC_TLS_PORT:-$((SIP_PORT + 1))}
 DB_PORT=${SBC_DB_PORT:-13306}
 REDIS_PORT=${SBC_REDIS_PORT:-16379}
 RTPE_PORT=${SBC_RTPE_PORT:-2223}
+AGENT_PORT=${SBC_AGENT_PORT:-18000}
 RTP_MIN=${SBC_RTP_MIN:-30000}
 RTP_MAX=${SBC_RTP_MAX:-34999}
 DATA_SQL=${SBC_DATA_SQL-$top/sql/demo_data.sql}
@@ -119,11 +121,23 @@ start_rtpengine() {
 	wait_for 10 rtpengine rtpengine-ctl -ip "127.0.0.1:$((RTPE_PORT + 1))" list numsessions
 }
 
+# The rating agent test double: with no rules it authorizes every call (default_units 3600 s) and
+# accepts every begin/end; tests script it through http://127.0.0.1:$AGENT_PORT/_control.
+start_agent() {
+	pid_alive agent && return 0
+	port_free tcp "$AGENT_PORT" || die "TCP port $AGENT_PORT (rating agent double) is in use by another process"
+	python3 "$top/tests/rating_double/rating_double.py" --listen "127.0.0.1:$AGENT_PORT" \
+		--log "$RUNDIR/agent-access.log" >"$RUNDIR/agent.log" 2>&1 &
+	echo $! >"$RUNDIR/agent.pid"
+	wait_for 10 "rating agent double" curl -sf "http://127.0.0.1:$AGENT_PORT/status"
+}
+
 kamailio_args() {
 	echo -f "$CFG" -Y "$RUNDIR" -P "$RUNDIR/kamailio-main.pid" -DD -E -m "$SHM_MB" -M 16 \
 		-A "PRIVATE_IP=$PRIVATE_IP" -A "PUBLIC_IP=$PUBLIC_IP" -A "SIP_PORT=$SIP_PORT" \
 		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\"" \
 		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\"" \
+		-A "AGENT_URL=\"http://127.0.0.1:$AGENT_PORT\"" \
 		-A "MODULES_DIR=\"$MODULES_DIR\"" -A "RUNDIR=\"$RUNDIR\"" \
 		-A "CTL_SOCKET=\"$CTL\"" \
 		-A WITH_TLS -A "TLS_PORT=$TLS_PORT" -A "TLS_CERT=\"$RUNDIR/tls/sbc-cert.pem\"" \
@@ -138,6 +152,10 @@ start_kamailio() {
 			die "UDP $ip:$SIP_PORT is in use by another process"
 	done
 	[ -f "$MODULES_DIR/sbc_tenant.so" ] || die "$MODULES_DIR/sbc_tenant.so missing (run make modules)"
+	case " ${SBC_KAMAILIO_ARGS:-} " in
+	*" NO_RATING "*) ;;
+	*) [ -f "$MODULES_DIR/rating_agent.so" ] || die "$MODULES_DIR/rating_agent.so missing (run make modules)" ;;
+	esac
 	"$top/scripts/gen-cert.sh" "$RUNDIR/tls" "$PUBLIC_IP" >"$RUNDIR/gen-cert.log" 2>&1 ||
 		die "cannot create the TLS certificate in $RUNDIR/tls: $(tail -3 "$RUNDIR/gen-cert.log")"
 	# shellcheck disable=SC2046
@@ -172,7 +190,7 @@ stop_one() { # name
 
 status() {
 	local n rc=0
-	for n in mariadb redis rtpengine kamailio; do
+	for n in mariadb redis rtpengine agent kamailio; do
 		if pid_alive "$n"; then printf '  %-10s running (pid %s)\n' "$n" "$(cat "$RUNDIR/$n.pid")"
 		else printf '  %-10s stopped\n' "$n"; rc=1; fi
 	done
@@ -188,8 +206,9 @@ summary() {
 		  rtpengine                  ng 127.0.0.1:$RTPE_PORT, cli 127.0.0.1:$((RTPE_PORT + 1)), media $PRIVATE_IP / $PUBLIC_IP ports $RTP_MIN-$RTP_MAX
 		  MariaDB                    127.0.0.1:$DB_PORT (db kamailio, user kamailio), socket $DB_SOCK
 		  Redis                      127.0.0.1:$REDIS_PORT
+		  rating agent (test double) http://127.0.0.1:$AGENT_PORT (rules: POST /_control, seen: GET /_requests)
 		  kamcmd                     kamcmd -s $CTL <command>
-		  logs                       $RUNDIR/{kamailio,rtpengine,mariadb,redis}.log
+		  logs                       $RUNDIR/{kamailio,rtpengine,mariadb,redis,agent}.log
 	EOF
 	if pid_alive mariadb; then
 		echo "  DIDs routed:"
@@ -211,11 +230,12 @@ start)
 	start_mariadb
 	start_redis
 	start_rtpengine
+	start_agent
 	start_kamailio
 	summary
 	;;
 stop)
-	for n in kamailio rtpengine redis mariadb; do stop_one "$n"; done
+	for n in kamailio agent rtpengine redis mariadb; do stop_one "$n"; done
 	;;
 restart-kamailio)
 	stop_one kamailio

@@ -26,6 +26,7 @@ STACK_ENV = {
     "SBC_DB_PORT": os.environ.get("SBC_DB_PORT", "13307"),
     "SBC_REDIS_PORT": os.environ.get("SBC_REDIS_PORT", "16380"),
     "SBC_RTPE_PORT": os.environ.get("SBC_RTPE_PORT", "2224"),
+    "SBC_AGENT_PORT": os.environ.get("SBC_AGENT_PORT", "18090"),
     "SBC_RTP_MIN": os.environ.get("SBC_RTP_MIN", "35000"),
     "SBC_RTP_MAX": os.environ.get("SBC_RTP_MAX", "39999"),
     "SBC_DATA_SQL": os.path.join(SIPP_DIR, "fixtures.sql"),
@@ -34,6 +35,7 @@ STACK_ENV = {
 RUNDIR = STACK_ENV["SBC_RUNDIR"]
 SIP_PORT = int(STACK_ENV["SBC_SIP_PORT"])
 RTPE_PORT = int(STACK_ENV["SBC_RTPE_PORT"])
+AGENT_PORT = int(STACK_ENV["SBC_AGENT_PORT"])
 PRIVATE_IP = "127.0.1.1"   # SBC, carrier side (and rtpengine "internal")
 PUBLIC_IP = "127.0.2.1"    # SBC, AI gateway side (and rtpengine "external")
 PRIVATE = (PRIVATE_IP, SIP_PORT)

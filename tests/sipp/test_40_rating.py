@@ -1,0 +1,101 @@
+"""Rating (WITH_RATING, on by default): every initial INVITE is authorized by the rating agent (the test
+double tests/rating_double/rating_double.py that scripts/stack.sh runs on 127.0.0.1:AGENT_PORT), and
+answered calls get their begin and end records delivered to it.
+
+The double authorizes everything when it has no rules; each test here scripts it through /_control and
+resets it afterwards, so the other test files always see a permissive agent.
+"""
+import json
+import time
+import urllib.request
+
+import pytest
+
+from sipp_harness import AGENT_PORT, CARRIER_IP, PRIVATE
+
+ALPHA_DID = "4930100001"
+AGENT = "http://127.0.0.1:%d" % AGENT_PORT
+
+
+def _agent(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(AGENT + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def _rules(*rules):
+    _agent("POST", "/_control", {"rules": list(rules)})
+
+
+def _requests(callid):
+    return [r for r in _agent("GET", "/_requests")
+            if isinstance(r.get("body"), dict) and r["body"].get("transaction_tag") == callid]
+
+
+@pytest.fixture(autouse=True)
+def agent_reset(sbc):
+    _agent("POST", "/_reset")
+    yield
+    _agent("POST", "/_reset")
+
+
+def _assert_refused(sbc, code):
+    off = sbc.stack.log_offset()
+    mark = sbc.peers.mark()
+    u = sbc.expect_code(CARRIER_IP, PRIVATE, ALPHA_DID, code)
+    finals = u.events("FINAL")
+    callid = finals[0]["callid"] if finals else None
+    diag = sbc.diagnose(off, callid, u)
+    assert len(finals) == 1 and finals[0]["code"] == str(code), diag
+    assert u.rc == 0, diag
+    got = sbc.peers.receivers(mark, callid)
+    assert callid and got == [], "peers %r got an INVITE that should have been refused\n%s" % (got, diag)
+    return callid, off, diag
+
+
+def test_rating_authorized_call_begin_end(sbc):
+    """Authorized inbound call: authorization (tag = Call-ID), then begin, then end reach the agent."""
+    off = sbc.stack.log_offset()
+    u = sbc.uac("uac_call.xml", CARRIER_IP, PRIVATE, service=ALPHA_DID, calls=1, hold_ms=1500).start()
+    ans = u.wait_event("ANSWERED", timeout=10)
+    assert ans is not None, "call not answered\n" + sbc.diagnose(off, None, u)
+    callid = ans["callid"]
+    u.wait()
+    diag = sbc.diagnose(off, callid, u)
+    assert u.rc == 0 and u.events("BYE_OK"), diag
+    # begin/end go through the outbox sender: give it a moment.
+    deadline = time.time() + 10
+    while True:
+        reqs = _requests(callid)
+        if [r["endpoint"] for r in reqs][-1:] == ["end_transaction"] or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    seen = [(r["endpoint"], r["status"]) for r in reqs]
+    msg = "agent saw %r\n%s" % (seen, diag)
+    assert seen == [("authorization", 200), ("begin_transaction", 200), ("end_transaction", 200)], msg
+    auth, begin, end = (r["body"] for r in reqs)
+    assert auth["transaction_tag"] == callid and auth.get("tenant") == "alpha", msg
+    assert all(r["ts_ok"] for r in reqs), msg
+    assert end["timestamp_end"] >= begin["timestamp_begin"], "%r %r\n%s" % (begin, end, msg)
+
+
+def test_rating_denied_balance_402(sbc):
+    """BALANCE_INSUFFICIENT for the DID -> 402 to the carrier, no gateway gets the call."""
+    _rules({"match": {"endpoint": "authorization", "destination_contains": ALPHA_DID},
+            "action": "deny", "reason": "BALANCE_INSUFFICIENT"})
+    callid, off, diag = _assert_refused(sbc, 402)
+    seen = [r["endpoint"] for r in _requests(callid)]
+    assert seen == ["authorization"], "agent saw %r\n%s" % (seen, diag)
+    log = sbc.stack.log_lines_for(off, callid)
+    assert "cause=rating-BALANCE_INSUFFICIENT" in log, diag
+
+
+def test_rating_agent_down_fail_closed_500(sbc):
+    """The agent stops answering (closes the connection): fail policy closed -> 500."""
+    _rules({"match": {"endpoint": "authorization"}, "action": "close"})
+    callid, off, diag = _assert_refused(sbc, 500)
+    log = sbc.stack.log_lines_for(off, callid)
+    assert "cause=rating-unavailable" in log, diag
