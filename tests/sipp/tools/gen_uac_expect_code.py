@@ -109,6 +109,10 @@ TAIL = '''
     ]]>
   </send>
 
+  <!-- Hold the answered call a moment, as any real caller does: the SBC's UDP workers run in
+       parallel, and a BYE sent right behind the ACK can overtake it on the way to the callee. -->
+  <pause milliseconds="200"/>
+
   <send retrans="500" start_txn="bye">
     <![CDATA[
 
