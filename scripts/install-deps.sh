@@ -11,7 +11,7 @@ packages=(
 	dpkg-dev gcc make flex bison pkg-config libssl-dev libmariadb-dev libhiredis-dev
 	libcurl4-openssl-dev libjson-c-dev libevent-dev libcmocka-dev valgrind
 	mariadb-server mariadb-client redis-server rtpengine-daemon rtpengine-utils
-	sip-tester python3 python3-pytest procps iproute2 openssl
+	sip-tester python3 python3-pytest procps iproute2 openssl curl
 )
 
 sudo_cmd=()
