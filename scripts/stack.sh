@@ -138,7 +138,7 @@ kamailio_args() {
 		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\"" \
 		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\"" \
 		-A "AGENT_URL=\"http://127.0.0.1:$AGENT_PORT\"" \
-		-A "MODULES_DIR=\"$MODULES_DIR\"" -A "RUNDIR=\"$RUNDIR\"" \
+		-A "MODULES_DIR=\"$MODULES_DIR\"" \
 		-A "CTL_SOCKET=\"$CTL\"" \
 		-A WITH_TLS -A "TLS_PORT=$TLS_PORT" -A "TLS_CERT=\"$RUNDIR/tls/sbc-cert.pem\"" \
 		-A "TLS_KEY=\"$RUNDIR/tls/sbc-key.pem\"" ${SBC_KAMAILIO_ARGS:-}
