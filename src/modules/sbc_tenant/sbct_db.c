@@ -178,6 +178,14 @@ static uint32_t sbct_row_id(db_val_t *v)
 
 /* ---- rows ------------------------------------------------------------ */
 
+void sbct_query_failed(char *reason, size_t reason_size, const str *table)
+{
+	snprintf(reason, reason_size,
+			"database query of table %.*s failed (database down or"
+			" connection lost? the driver logged why)",
+			table->len, table->s);
+}
+
 int sbct_skip(const char *table, uint32_t id, const char *why, int *warned)
 {
 	if((*warned)++ < SBCT_WARN_MAX)
@@ -343,10 +351,7 @@ static int sbct_scan_table(db1_con_t *con, str *table, db_key_t *cols,
 	return 0;
 
 dberr:
-	snprintf(reason, reason_size,
-			"database query of table %.*s failed (database down or"
-			" connection lost? the driver logged why)",
-			table->len, table->s);
+	sbct_query_failed(reason, reason_size, table);
 error:
 	if(res)
 		sbct_dbf.free_result(con, res);

@@ -29,6 +29,9 @@ extern int sbct_packed_load; /* modparam */
  * SBCT_ROW_SKIP */
 int sbct_skip(const char *table, uint32_t id, const char *why, int *warned);
 
+/* the reason a failed query of table reports to the RPC and the log */
+void sbct_query_failed(char *reason, size_t reason_size, const str *table);
+
 /* adds a did_routing row that passed the column checks to the builder;
  * returns SBCT_ROW_OK, SBCT_ROW_SKIP or SBCT_ROW_FATAL (out of memory) */
 int sbct_did_add(sbct_builder_t *b, const sbct_did_row_t *r, int *warned);

@@ -234,10 +234,7 @@ int sbct_scan_dids_packed(db1_con_t *con, sbct_builder_t *b,
 			break;
 		if(sbct_dbf.fetch_result(con, &res, 16) < 0) {
 			res = NULL;
-			snprintf(reason, reason_size,
-					"database query of table %.*s failed (database down or"
-					" connection lost? the driver logged why)",
-					sbct_did_table.len, sbct_did_table.s);
+			sbct_query_failed(reason, reason_size, &sbct_did_table);
 			goto error;
 		}
 		if(res == NULL || RES_ROW_N(res) == 0)
