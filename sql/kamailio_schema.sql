@@ -140,23 +140,8 @@ ALTER TABLE `acc`
     ADD COLUMN IF NOT EXISTS `side` VARCHAR(8) DEFAULT '' NOT NULL;
 CREATE INDEX IF NOT EXISTS tenant_time_idx ON `acc` (`tenant`, `time`);
 
-CREATE TABLE IF NOT EXISTS `missed_calls` (
-    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
-    `method` VARCHAR(16) DEFAULT '' NOT NULL,
-    `from_tag` VARCHAR(128) DEFAULT '' NOT NULL,
-    `to_tag` VARCHAR(128) DEFAULT '' NOT NULL,
-    `callid` VARCHAR(255) DEFAULT '' NOT NULL,
-    `sip_code` VARCHAR(3) DEFAULT '' NOT NULL,
-    `sip_reason` VARCHAR(128) DEFAULT '' NOT NULL,
-    `time` DATETIME NOT NULL,
-    `tenant` VARCHAR(64) DEFAULT '' NOT NULL,
-    `did` VARCHAR(64) DEFAULT '' NOT NULL,
-    `gateway` VARCHAR(192) DEFAULT '' NOT NULL,
-    `direction` VARCHAR(8) DEFAULT '' NOT NULL,
-    `cause` VARCHAR(32) DEFAULT '' NOT NULL,
-    `side` VARCHAR(8) DEFAULT '' NOT NULL,
-    INDEX callid_idx (`callid`)
-);
+-- missed_calls has exactly acc's structure (acc-create.sql defines them alike).
+CREATE TABLE IF NOT EXISTS `missed_calls` LIKE `acc`;
 ALTER TABLE `missed_calls`
     ADD COLUMN IF NOT EXISTS `tenant` VARCHAR(64) DEFAULT '' NOT NULL,
     ADD COLUMN IF NOT EXISTS `did` VARCHAR(64) DEFAULT '' NOT NULL,
