@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sbct_index.h"
+#include "unit_util.h"
 
 static void *b_alloc(size_t size, void *ctx)
 {
@@ -27,17 +28,7 @@ static void b_free(void *p, void *ctx)
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return xorshift64(&rng_state);
 }
 
 #define DID_LEN 16 /* stored as fixed width records */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "sbct_index.h"
+#include "unit_util.h"
 
 /* ---- allocator: malloc with accounting and optional failure injection */
 
@@ -654,17 +655,7 @@ static void test_out_of_memory(void **state)
 static uint64_t rng_state = 88172645463325252ULL;
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return xorshift64(&rng_state);
 }
 
 #define SCALE_DIDS 1000000
