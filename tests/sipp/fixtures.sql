@@ -6,6 +6,7 @@
 -- Loopback topology (DESIGN.md section 6): SBC private side 127.0.1.1, public side 127.0.2.1, port
 -- @SIP_PORT@. Every SIPp peer listens on port 5060 of its own IP:
 --   carrier                127.0.1.10   uas_answer (and the caller of inbound calls, from port 5070+)
+--   broken carrier         127.0.1.12   uas_503 (known carrier, not in set 1: named by the rating agent)
 --   alpha gateway a        127.0.2.10   uas_answer, weight 80
 --   alpha gateway b        127.0.2.11   uas_answer, weight 20
 --   broken gateway         127.0.2.12   uas_503 (first choice of tenant gamma)
@@ -17,11 +18,12 @@
 -- ---------------------------------------------------------------------------------------------------
 -- Source-IP ACL: group 1 = carriers, group 2 = AI gateways. port 0 = any source port.
 -- ---------------------------------------------------------------------------------------------------
-DELETE FROM address WHERE (grp = 1 AND ip_addr = '127.0.1.10')
+DELETE FROM address WHERE (grp = 1 AND ip_addr IN ('127.0.1.10', '127.0.1.12'))
     OR (grp = 2 AND ip_addr IN ('127.0.2.10', '127.0.2.11', '127.0.2.12',
                                 '127.0.3.10', '127.0.3.11', '127.0.3.12'));
 INSERT INTO address (grp, ip_addr, mask, port, tag) VALUES
     (1, '127.0.1.10', 32, 0, 'test carrier'),
+    (1, '127.0.1.12', 32, 0, 'test carrier broken (503)'),
     (2, '127.0.2.10', 32, 0, 'test gateway alpha-a'),
     (2, '127.0.2.11', 32, 0, 'test gateway alpha-b'),
     (2, '127.0.2.12', 32, 0, 'test gateway broken (503)'),

@@ -42,6 +42,7 @@ PRIVATE = (PRIVATE_IP, SIP_PORT)
 PUBLIC = (PUBLIC_IP, SIP_PORT)
 
 CARRIER_IP = "127.0.1.10"
+BROKEN_CARRIER = "127.0.1.12"   # a known carrier (address group 1) that answers 503; not in set 1
 ALPHA_GWS = ("127.0.2.10", "127.0.2.11")
 BROKEN_GW = "127.0.2.12"
 BETA_GW = "127.0.3.10"
@@ -53,6 +54,7 @@ RINGING_GW = "127.0.3.12"
 PEER_PORT = 5060
 PEER_SCENARIOS = {
     CARRIER_IP: "uas_answer.xml",
+    BROKEN_CARRIER: "uas_503.xml",
     "127.0.2.10": "uas_answer.xml",
     "127.0.2.11": "uas_answer.xml",
     BROKEN_GW: "uas_503.xml",

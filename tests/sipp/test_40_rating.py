@@ -5,41 +5,19 @@ answered calls get their begin and end records delivered to it.
 The double authorizes everything when it has no rules; each test here scripts it through /_control and
 resets it afterwards, so the other test files always see a permissive agent.
 """
-import json
-import time
-import urllib.request
-
 import pytest
 
-from sipp_harness import AGENT_PORT, CARRIER_IP, PRIVATE
+import agent_control
+from sipp_harness import CARRIER_IP, PRIVATE
 
 ALPHA_DID = "4930100001"
-AGENT = "http://127.0.0.1:%d" % AGENT_PORT
-
-
-def _agent(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(AGENT + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        raw = r.read()
-    return json.loads(raw) if raw else None
-
-
-def _rules(*rules):
-    _agent("POST", "/_control", {"rules": list(rules)})
-
-
-def _requests(callid):
-    return [r for r in _agent("GET", "/_requests")
-            if isinstance(r.get("body"), dict) and r["body"].get("transaction_tag") == callid]
 
 
 @pytest.fixture(autouse=True)
 def agent_reset(sbc):
-    _agent("POST", "/_reset")
+    agent_control.reset()
     yield
-    _agent("POST", "/_reset")
+    agent_control.reset()
 
 
 def _assert_refused(sbc, code):
@@ -66,13 +44,7 @@ def test_rating_authorized_call_begin_end(sbc):
     u.wait()
     diag = sbc.diagnose(off, callid, u)
     assert u.rc == 0 and u.events("BYE_OK"), diag
-    # begin/end go through the outbox sender: give it a moment.
-    deadline = time.time() + 10
-    while True:
-        reqs = _requests(callid)
-        if [r["endpoint"] for r in reqs][-1:] == ["end_transaction"] or time.time() > deadline:
-            break
-        time.sleep(0.2)
+    reqs = agent_control.wait_requests(callid, "end_transaction")
     seen = [(r["endpoint"], r["status"]) for r in reqs]
     msg = "agent saw %r\n%s" % (seen, diag)
     assert seen == [("authorization", 200), ("begin_transaction", 200), ("end_transaction", 200)], msg
@@ -84,10 +56,10 @@ def test_rating_authorized_call_begin_end(sbc):
 
 def test_rating_denied_balance_402(sbc):
     """BALANCE_INSUFFICIENT for the DID -> 402 to the carrier, no gateway gets the call."""
-    _rules({"match": {"endpoint": "authorization", "destination_contains": ALPHA_DID},
+    agent_control.rules({"match": {"endpoint": "authorization", "destination_contains": ALPHA_DID},
             "action": "deny", "reason": "BALANCE_INSUFFICIENT"})
     callid, off, diag = _assert_refused(sbc, 402)
-    seen = [r["endpoint"] for r in _requests(callid)]
+    seen = [r["endpoint"] for r in agent_control.requests(callid)]
     assert seen == ["authorization"], "agent saw %r\n%s" % (seen, diag)
     log = sbc.stack.log_lines_for(off, callid)
     assert "cause=rating-BALANCE_INSUFFICIENT" in log, diag
@@ -95,7 +67,7 @@ def test_rating_denied_balance_402(sbc):
 
 def test_rating_agent_down_fail_closed_500(sbc):
     """The agent stops answering (closes the connection): fail policy closed -> 500."""
-    _rules({"match": {"endpoint": "authorization"}, "action": "close"})
+    agent_control.rules({"match": {"endpoint": "authorization"}, "action": "close"})
     callid, off, diag = _assert_refused(sbc, 500)
     log = sbc.stack.log_lines_for(off, callid)
     assert "cause=rating-unavailable" in log, diag
