@@ -112,3 +112,16 @@ def test_admin_inserts_and_deletes_did(sbc, rows):
     got = rows.wait_lookup(DID_NEW, lambda x: x.get("code") == "-1", timeout=3.0)
     assert got.get("code") == "-1", got
     assert _receiver(sbc, rows, DID_NEW, "t4-admin-deleted") == (404, None)
+
+
+def test_admin_updates_tenant_attrs(sbc, rows):
+    """tenants.attrs (free text for the cfg, e.g. transfer settings) goes live like any tenant column and is
+    returned as is, characters of a regular expression included; '' reads back as empty."""
+    attrs = r"transfer=terminate;refer_allow=^\+?49[0-9]{6,15}$"
+    rows.set_tenant("t4-admin", attrs=attrs)
+    got = rows.wait_lookup(DID, lambda x: x.get("attrs") == attrs, timeout=3.0)
+    assert got.get("attrs") == attrs, got
+    assert rows.tenant_counters(rows.tid).get("attrs") == attrs
+    rows.set_tenant("t4-admin", attrs="")
+    got = rows.wait_lookup(DID, lambda x: x.get("attrs") == "", timeout=3.0)
+    assert got.get("attrs") == "", got

@@ -189,7 +189,7 @@ void sbct_builder_free(sbct_builder_t *b)
 int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t)
 {
 	sbct_tenant_t *nt;
-	int64_t off;
+	int64_t off, aoff;
 	uint32_t ncap;
 
 	if(b->sealed)
@@ -207,10 +207,17 @@ int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t)
 			return SBCT_ADD_NOMEM;
 		b->cap_tenants = ncap;
 	}
+	if(t->attrs_len > SBCT_ATTRS_MAX || (t->attrs_len > 0 && t->attrs == NULL))
+		return SBCT_ADD_BAD_ATTRS;
 	off = sbct_intern(b, t->name, t->name_len);
 	if(off == -2)
 		return SBCT_ADD_BAD_NAME;
 	if(off < 0)
+		return SBCT_ADD_NOMEM;
+	aoff = sbct_intern(b, t->attrs, t->attrs_len);
+	if(aoff == -2)
+		return SBCT_ADD_BAD_ATTRS;
+	if(aoff < 0)
 		return SBCT_ADD_NOMEM;
 	nt = &b->tenants[b->n_tenants++];
 	memset(nt, 0, sizeof(*nt));
@@ -221,6 +228,8 @@ int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t)
 	nt->max_cps = t->max_cps;
 	nt->name_off = (uint32_t)off;
 	nt->name_len = (uint16_t)t->name_len;
+	nt->attrs_off = (uint32_t)aoff;
+	nt->attrs_len = (uint16_t)t->attrs_len;
 	nt->enabled = t->enabled ? 1 : 0;
 	return SBCT_ADD_OK;
 }

@@ -36,6 +36,7 @@ static str sbct_col_fallback_group = str_init("fallback_group");
 static str sbct_col_max_calls = str_init("max_calls");
 static str sbct_col_max_cps = str_init("max_cps");
 static str sbct_col_enabled = str_init("enabled");
+static str sbct_col_attrs = str_init("attrs");
 static str sbct_col_did = str_init("did");
 static str sbct_col_tenant_id = str_init("tenant_id");
 static str sbct_col_gateway_uri = str_init("gateway_uri");
@@ -51,6 +52,7 @@ enum
 	TC_MAX_CALLS,
 	TC_MAX_CPS,
 	TC_ENABLED,
+	TC_ATTRS,
 	TC_N
 };
 
@@ -200,7 +202,7 @@ static int sbct_tenant_row(sbct_builder_t *b, db_val_t *v, int *warned)
 	sbct_tenant_row_t t;
 	int32_t enabled;
 	long long id;
-	str name;
+	str name, attrs;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
@@ -225,6 +227,11 @@ static int sbct_tenant_row(sbct_builder_t *b, db_val_t *v, int *warned)
 	if(sbct_val_int(&v[TC_ENABLED], INT32_MIN, INT32_MAX, &enabled, NULL) < 0)
 		return sbct_skip("tenants", t.id, "bad enabled", warned);
 	t.enabled = enabled != 0;
+	/* NULL attrs (not allowed by the schema) = none */
+	if(sbct_val_str(&v[TC_ATTRS], &attrs) == 0) {
+		t.attrs = attrs.s;
+		t.attrs_len = (size_t)attrs.len;
+	}
 	rc = sbct_builder_add_tenant(b, &t);
 	if(rc < 0)
 		return SBCT_ROW_FATAL;
@@ -444,7 +451,8 @@ int sbct_db_load(sbct_builder_t *b, sbct_db_counts_t *c, char *reason,
 {
 	db_key_t tcols[TC_N] = {&sbct_col_id, &sbct_col_name,
 			&sbct_col_gateway_group, &sbct_col_fallback_group,
-			&sbct_col_max_calls, &sbct_col_max_cps, &sbct_col_enabled};
+			&sbct_col_max_calls, &sbct_col_max_cps, &sbct_col_enabled,
+			&sbct_col_attrs};
 	db_key_t dcols[DC_N] = {&sbct_col_id, &sbct_col_did, &sbct_col_tenant_id,
 			&sbct_col_gateway_group, &sbct_col_gateway_uri, &sbct_col_priority,
 			&sbct_col_enabled};

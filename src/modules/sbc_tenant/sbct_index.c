@@ -247,6 +247,8 @@ static void sbct_tenant_info(const sbct_index_t *idx, const sbct_tenant_t *t,
 	out->max_calls = t->max_calls;
 	out->max_cps = t->max_cps;
 	out->enabled = t->enabled;
+	out->attrs = (const char *)idx + idx->off_pool + t->attrs_off;
+	out->attrs_len = t->attrs_len;
 }
 
 int sbct_index_tenant(
@@ -332,6 +334,8 @@ static int sbct_fill(
 	res->fallback_group = t->fallback_group;
 	res->max_calls = t->max_calls;
 	res->max_cps = t->max_cps;
+	res->attrs = pool + t->attrs_off;
+	res->attrs_len = t->attrs_len;
 	if(e->uri_len) {
 		res->gateway_uri = pool + e->uri_off;
 		res->gateway_uri_len = e->uri_len;
@@ -356,6 +360,8 @@ int sbct_lookup(const sbct_index_t *idx, const char *did, size_t len,
 	res->tenant_id = 0;
 	res->tenant = NULL;
 	res->tenant_len = 0;
+	res->attrs = "";
+	res->attrs_len = 0;
 	res->gateway_uri = NULL;
 	res->gateway_uri_len = 0;
 	res->did[0] = '\0';
@@ -417,6 +423,8 @@ const char *sbct_add_reason(int rc)
 			return "duplicate tenant id";
 		case SBCT_ADD_SEALED:
 			return "tenant added after DID rows";
+		case SBCT_ADD_BAD_ATTRS:
+			return "tenant attrs too long or has a NUL byte";
 		case SBCT_ADD_NOMEM:
 			return "out of memory";
 	}

@@ -34,6 +34,7 @@
 #define SBCT_PATTERN_MAX (SBCT_DID_MAX + 2) /* '+' digits '*' */
 #define SBCT_URI_MAX 255         /* max gateway_uri length kept */
 #define SBCT_NAME_MAX 255        /* max tenant name length kept */
+#define SBCT_ATTRS_MAX 255       /* max tenant attrs length kept */
 
 /* lookup return codes: identical to the cfg/KEMI return codes */
 #define SBCT_EXACT 1
@@ -53,6 +54,7 @@
 #define SBCT_ADD_BAD_NAME 6
 #define SBCT_ADD_DUP_TENANT 7
 #define SBCT_ADD_SEALED 8
+#define SBCT_ADD_BAD_ATTRS 9
 #define SBCT_ADD_NOMEM (-1)
 
 typedef struct sbct_alloc
@@ -75,6 +77,8 @@ typedef struct sbct_tenant_row
 	int32_t max_calls;
 	int32_t max_cps;
 	int enabled;
+	const char *attrs; /* tenants.attrs: NULL or empty = none */
+	size_t attrs_len;
 } sbct_tenant_row_t;
 
 typedef struct sbct_did_row
@@ -118,6 +122,8 @@ typedef struct sbct_result
 	int32_t fallback_group; /* tenant's, 0 = none */
 	int32_t max_calls;
 	int32_t max_cps;
+	const char *attrs; /* tenant's attrs ("" when none) */
+	size_t attrs_len;
 	const char *gateway_uri; /* NULL if the DID row has none */
 	size_t gateway_uri_len;
 	char did[SBCT_DID_MAX + 1]; /* normalized input (valid from NOT_FOUND on) */
@@ -137,6 +143,8 @@ typedef struct sbct_tenant_info
 	int32_t max_calls; /* 0 = unlimited */
 	int32_t max_cps;   /* 0 = unlimited */
 	int enabled;
+	const char *attrs; /* "" when none; points into the index */
+	size_t attrs_len;
 } sbct_tenant_info_t;
 
 /* builder: add all tenants first, then the DID rows, then finish */

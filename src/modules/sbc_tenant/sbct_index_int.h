@@ -8,7 +8,7 @@
  *   sbct_entry_t[cap_e]    exact numbers: open-addressing hash table,
  *                          linear probing, load <= 0.6, 64-byte aligned
  *   sbct_entry_t[cap_p]    prefixes (incl. the catch-all): same scheme
- *   char[pool_size]        NUL terminated tenant names and gateway URIs,
+ *   char[pool_size]        NUL terminated tenant names, attrs and gateway URIs,
  *                          each distinct string stored once
  * The digits of a pattern are packed 4 bits each into its 32-byte entry,
  * so a probe touches only its table (one cache line in the common case)
@@ -54,9 +54,11 @@ typedef struct sbct_tenant
 	int32_t max_calls;
 	int32_t max_cps;
 	uint32_t name_off;
+	uint32_t attrs_off; /* 0 = none (offset 0 is the empty string) */
 	uint16_t name_len;
+	uint16_t attrs_len;
 	uint8_t enabled;
-	uint8_t spare;
+	uint8_t spare[3];
 } sbct_tenant_t;
 
 typedef struct sbct_table

@@ -3,7 +3,8 @@
  *
  * $xavp(<name>=>...) after codes 1, 2 and -2 (see README):
  *   tenant_id, tenant, gateway_group, fallback_group, gateway_uri (only
- *   when the DID row has one), did, pattern, match.
+ *   when the DID row has one), attrs (only when the tenant has some), did,
+ *   pattern, match.
  * The values are copied out of the index while the reader slot is held.
  */
 
@@ -28,6 +29,7 @@ static str sbct_x_tenant = str_init("tenant");
 static str sbct_x_gateway_group = str_init("gateway_group");
 static str sbct_x_fallback_group = str_init("fallback_group");
 static str sbct_x_gateway_uri = str_init("gateway_uri");
+static str sbct_x_attrs = str_init("attrs");
 static str sbct_x_did = str_init("did");
 static str sbct_x_pattern = str_init("pattern");
 static str sbct_x_match = str_init("match");
@@ -101,6 +103,9 @@ static int sbct_xavp_fill(const sbct_result_t *r)
 			|| sbct_xavp_str(&list, &sbct_x_pattern, r->pattern, r->pattern_len)
 					   < 0
 			|| sbct_xavp_str(&list, &sbct_x_did, r->did, r->did_len) < 0)
+		goto error;
+	if(r->attrs_len > 0
+			&& sbct_xavp_str(&list, &sbct_x_attrs, r->attrs, r->attrs_len) < 0)
 		goto error;
 	if(r->gateway_uri
 			&& sbct_xavp_str(&list, &sbct_x_gateway_uri, r->gateway_uri,

@@ -63,7 +63,7 @@ static void sbct_rpc_lookup(rpc_t *rpc, void *ctx)
 	sbct_result_t r;
 	str did = STR_NULL;
 	str empty = str_init("");
-	str tenant, uri;
+	str tenant, uri, attrs;
 	void *th;
 	int rc, found;
 
@@ -80,19 +80,22 @@ static void sbct_rpc_lookup(rpc_t *rpc, void *ctx)
 	tenant.len = found ? (int)r.tenant_len : 0;
 	uri.s = (char *)r.gateway_uri;
 	uri.len = (int)r.gateway_uri_len;
+	attrs.s = (char *)r.attrs;
+	attrs.len = found ? (int)r.attrs_len : 0;
 	/* strings are copied into the reply while the slot is held */
 	if(rpc->add(ctx, "{", &th) < 0) {
 		sbct_reader_leave();
 		rpc->fault(ctx, 500, "Internal error creating the reply");
 		return;
 	}
-	rpc->struct_add(th, "dssdSddSss", "code", rc, "result", sbct_code_str(rc),
+	rpc->struct_add(th, "dssdSddSSss", "code", rc, "result", sbct_code_str(rc),
 			"match", found ? (r.is_prefix ? "prefix" : "exact") : "",
 			"tenant_id", found ? (int)r.tenant_id : 0, "tenant",
 			found ? &tenant : &empty, "gateway_group",
 			found ? (int)r.gateway_group : 0, "fallback_group",
 			found ? (int)r.fallback_group : 0, "gateway_uri",
-			(found && r.gateway_uri) ? &uri : &empty, "pattern", r.pattern,
+			(found && r.gateway_uri) ? &uri : &empty, "attrs",
+			found ? &attrs : &empty, "pattern", r.pattern,
 			"did", r.did);
 	sbct_reader_leave();
 }
@@ -104,7 +107,7 @@ static void sbct_rpc_tenant(rpc_t *rpc, void *ctx, const sbct_tenant_info_t *ti,
 {
 	sbct_counter_snap_t cs;
 	sbct_counter_t *c;
-	str name;
+	str name, attrs;
 	void *th;
 
 	memset(&cs, 0, sizeof(cs));
@@ -113,12 +116,15 @@ static void sbct_rpc_tenant(rpc_t *rpc, void *ctx, const sbct_tenant_info_t *ti,
 		sbct_counter_snapshot(c, now, &cs);
 	name.s = (char *)ti->name;
 	name.len = (int)ti->name_len;
+	attrs.s = (char *)ti->attrs;
+	attrs.len = (int)ti->attrs_len;
 	if(rpc->add(ctx, "{", &th) < 0)
 		return;
-	rpc->struct_add(th, "uSddddddddJJJ", "id", ti->id, "name", &name,
+	rpc->struct_add(th, "uSdddddSdddJJJ", "id", ti->id, "name", &name,
 			"enabled", ti->enabled, "gateway_group", ti->gateway_group,
 			"fallback_group", ti->fallback_group, "max_calls", ti->max_calls,
-			"max_cps", ti->max_cps, "calls", cs.calls, "calls_last_second",
+			"max_cps", ti->max_cps, "attrs", &attrs, "calls", cs.calls,
+			"calls_last_second",
 			(int)cs.calls_last_second, "calls_this_second",
 			(int)cs.calls_this_second, "accepted",
 			(unsigned long long)cs.accepted, "rejected_calls",

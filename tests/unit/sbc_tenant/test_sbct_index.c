@@ -519,6 +519,79 @@ static void test_bad_rows(void **state)
 	sbct_index_free(idx, &g_alloc);
 }
 
+/* tenants.attrs: kept per tenant, returned by lookups of any of its DIDs
+ * (disabled tenant included) and by the tenant accessors; "" when none */
+static void test_tenant_attrs(void **state)
+{
+	static const char attrs[] = "transfer=terminate;refer_allow=^\\+?49[0-9]{6,15}$";
+	sbct_builder_t *b = sbct_builder_new(&g_alloc);
+	sbct_tenant_row_t t;
+	sbct_tenant_info_t ti;
+	sbct_result_t r;
+	sbct_index_t *idx;
+	char big[SBCT_ATTRS_MAX + 2];
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.id = 1;
+	t.name = "acme";
+	t.name_len = 4;
+	t.gateway_group = 10;
+	t.enabled = 1;
+	t.attrs = attrs;
+	t.attrs_len = strlen(attrs);
+	assert_int_equal(sbct_builder_add_tenant(b, &t), SBCT_ADD_OK);
+	/* the same attrs string is stored once */
+	t.id = 2;
+	t.name = "off";
+	t.name_len = 3;
+	t.enabled = 0;
+	assert_int_equal(sbct_builder_add_tenant(b, &t), SBCT_ADD_OK);
+	/* too long, NUL byte: the row is refused */
+	t.id = 4;
+	t.name = "bad";
+	memset(big, 'a', sizeof(big));
+	t.attrs = big;
+	t.attrs_len = SBCT_ATTRS_MAX + 1;
+	assert_int_equal(sbct_builder_add_tenant(b, &t), SBCT_ADD_BAD_ATTRS);
+	t.attrs = "a\0b";
+	t.attrs_len = 3;
+	assert_int_equal(sbct_builder_add_tenant(b, &t), SBCT_ADD_BAD_ATTRS);
+	t.attrs_len = SBCT_ATTRS_MAX;
+	t.attrs = big;
+	t.id = 5;
+	t.name = "max";
+	assert_int_equal(sbct_builder_add_tenant(b, &t), SBCT_ADD_OK);
+	add_tenant(b, 3, "plain", 30, 0, 1);
+	add_did(b, 100, "4930123", 1, -1, NULL);
+	add_did(b, 101, "4931*", 2, -1, NULL);
+	add_did(b, 102, "4932123", 3, -1, NULL);
+	idx = sbct_builder_finish(b, NULL);
+	sbct_builder_free(b);
+	assert_non_null(idx);
+
+	assert_int_equal(lookup(idx, "4930123", &r), SBCT_EXACT);
+	assert_int_equal(r.attrs_len, strlen(attrs));
+	assert_memory_equal(r.attrs, attrs, r.attrs_len);
+	assert_int_equal(lookup(idx, "4931555", &r), SBCT_DISABLED);
+	assert_int_equal(r.attrs_len, strlen(attrs));
+	assert_memory_equal(r.attrs, attrs, r.attrs_len);
+	assert_int_equal(lookup(idx, "4932123", &r), SBCT_EXACT);
+	assert_int_equal(r.attrs_len, 0);
+	assert_string_equal(r.attrs, "");
+	assert_int_equal(lookup(idx, "4939", &r), SBCT_NOT_FOUND);
+	assert_int_equal(r.attrs_len, 0);
+
+	assert_int_equal(sbct_index_tenant(idx, 5, &ti), 0);
+	assert_int_equal(ti.attrs_len, SBCT_ATTRS_MAX);
+	assert_memory_equal(ti.attrs, big, SBCT_ATTRS_MAX);
+	assert_int_equal(sbct_index_tenant(idx, 3, &ti), 0);
+	assert_int_equal(ti.attrs_len, 0);
+	assert_string_equal(sbct_add_reason(SBCT_ADD_BAD_ATTRS),
+			"tenant attrs too long or has a NUL byte");
+	sbct_index_free(idx, &g_alloc);
+}
+
 static void test_long_patterns(void **state)
 {
 	/* digit 16/17 boundary of the packed key */
@@ -621,7 +694,7 @@ static void test_out_of_memory(void **state)
 	for(n = 0; !done && n < 200; n++) {
 		sbct_builder_t *b;
 		sbct_index_t *idx = NULL;
-		sbct_tenant_row_t t = {1, "a", 1, 1, 0, 0, 0, 1};
+		sbct_tenant_row_t t = {1, "a", 1, 1, 0, 0, 0, 1, NULL, 0};
 		int i, rc = 0;
 		char did[16];
 
@@ -743,6 +816,7 @@ int main(void)
 			cmocka_unit_test_setup_teardown(
 					test_group_zero_override, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(test_bad_rows, setup_mem, teardown_mem),
+			cmocka_unit_test_setup_teardown(test_tenant_attrs, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(test_long_patterns, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(test_empty_index, setup_mem, teardown_mem),
 			cmocka_unit_test_setup_teardown(test_no_index, setup_mem, teardown_mem),
