@@ -246,6 +246,33 @@ CREATE TABLE IF NOT EXISTS `did_routing` (
 );
 
 -- ---------------------------------------------------------------------------------------------------
+-- gateway_credentials: digest credentials the SBC answers a gateway's (or carrier's) 401/407 with
+--   (etc/kamailio.cfg route[GW_CHALLENGE], setting GW_AUTH). Read when a challenge arrives, never loaded
+--   into memory by a module and never logged. The most specific enabled row wins:
+--   tenant_id: the call's tenant, else NULL = any tenant (e.g. a carrier's trunk);
+--   gateway:   'host:port' of the challenging gateway, else 'host', else '' = any gateway;
+--   realm:     the challenge's realm, else '' = any realm.
+--   ha1 = 1:   `password` holds MD5(username ":" realm ":" password) instead of the password (the
+--              realm column must then be the gateway's realm).
+--   Not part of sbc_tenant's index, so no sbc_routing_version trigger: a change applies to the next
+--   challenge.
+-- ---------------------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS `gateway_credentials` (
+    `id` INT UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `tenant_id` INT UNSIGNED NULL DEFAULT NULL,
+    `gateway` VARCHAR(128) NOT NULL DEFAULT '',
+    `realm` VARCHAR(128) NOT NULL DEFAULT '',
+    `username` VARCHAR(128) NOT NULL,
+    `password` VARCHAR(128) NOT NULL,
+    `ha1` TINYINT(1) NOT NULL DEFAULT 0,
+    `enabled` TINYINT(1) NOT NULL DEFAULT 1,
+    `description` VARCHAR(255) NULL DEFAULT NULL,
+    `created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    `updated_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+    INDEX gateway_credentials_gw_idx (`gateway`, `tenant_id`)
+);
+
+-- ---------------------------------------------------------------------------------------------------
 -- sbc_routing_version: change tracking for sbc_tenant. A single row (id = 1) whose `version` is bumped
 --   by the triggers below on every insert/update/delete of tenants or did_routing; the module polls it
 --   and reloads its index when the number changes, so edited rows go live without an explicit reload.

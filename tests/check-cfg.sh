@@ -68,6 +68,7 @@ done
 
 # Value settings that switch statements on or off, with everything else at its default.
 check "CTL_SOCKET" -A 'CTL_SOCKET="unix:/tmp/kamailio-sbc-check.ctl"'
+check "GW_AUTH off" -A GW_AUTH=0
 check "site addresses" -A PRIVATE_IP=10.0.0.10 -A PUBLIC_IP=192.0.2.10 -A SIP_PORT=5080 \
 	-A 'DBURL="mysql://kamailio:secret@10.0.0.20:3306/kamailio"'
 

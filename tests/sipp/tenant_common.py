@@ -68,10 +68,13 @@ def parse_kamcmd(text):
 
 
 class TenantRows:
-    """Rows and gateway peers of one test module; cleanup() removes all of them."""
+    """Rows and gateway peers of one test module; cleanup() removes all of them. Tenant names and DIDs
+    carry the prefixes of the test family (tenant tests: t4-*, 4999...; others pass their own)."""
 
-    def __init__(self, sbc):
+    def __init__(self, sbc, name_prefix="t4-", did_prefix="4999"):
         self.sbc = sbc
+        self.name_prefix = name_prefix
+        self.did_prefix = did_prefix
         self.tenant_names = []
         self.dids = []
         self.sets = []
@@ -89,10 +92,10 @@ class TenantRows:
         if ip in self.sbc.peers.procs:
             self.stop_gateway(ip)
         p = self.sbc.peers.start_one(ip, scenario, **kw)
-        time.sleep(0.3)
-        assert p.alive(), p.describe()
         if ip not in self.peer_ips:
             self.peer_ips.append(ip)
+        time.sleep(0.3)
+        assert p.alive(), p.describe()
         return p
 
     def stop_gateway(self, ip):
@@ -131,12 +134,12 @@ class TenantRows:
                 raise RuntimeError("dispatcher.reload keeps failing: " + out)
             time.sleep(0.5)
 
-    def tenant(self, name, group, fallback=0, max_calls=0, max_cps=0, enabled=1):
-        assert name.startswith("t4-")
+    def tenant(self, name, group, fallback=0, max_calls=0, max_cps=0, enabled=1, attrs=""):
+        assert name.startswith(self.name_prefix)
         self.sql("DELETE FROM tenants WHERE name = %s" % sql_quote(name))
-        self.sql("INSERT INTO tenants (name, gateway_group, fallback_group, max_calls, max_cps, enabled) "
-                 "VALUES (%s, %d, %d, %d, %d, %d)" % (sql_quote(name), group, fallback, max_calls, max_cps,
-                                                     enabled))
+        self.sql("INSERT INTO tenants (name, gateway_group, fallback_group, max_calls, max_cps, enabled, attrs) "
+                 "VALUES (%s, %d, %d, %d, %d, %d, %s)" % (sql_quote(name), group, fallback, max_calls, max_cps,
+                                                         enabled, sql_quote(attrs)))
         if name not in self.tenant_names:
             self.tenant_names.append(name)
         return int(self.sql("SELECT id FROM tenants WHERE name = %s" % sql_quote(name))[0][0])
@@ -146,7 +149,7 @@ class TenantRows:
         self.sql("UPDATE tenants SET %s WHERE name = %s" % (sets, sql_quote(name)))
 
     def did(self, did, tenant_id, group=None, uri=None, enabled=1):
-        assert did.startswith("4999")
+        assert did.startswith(self.did_prefix)
         self.sql("DELETE FROM did_routing WHERE did = %s" % sql_quote(did))
         self.sql("INSERT INTO did_routing (did, tenant_id, gateway_group, gateway_uri, enabled, description) "
                  "VALUES (%s, %d, %s, %s, %d, 't4 test')" % (sql_quote(did), tenant_id, sql_quote(group),
