@@ -7,7 +7,7 @@ appears in Kamailio's log. The gateway (uas_auth_answer.xml) checks the Authoriz
 verifyauth) and logs the CSeq of every request, so the test sees that the dialog's later requests (ACK,
 BYE) follow the CSeq + 1 of the authenticated INVITE.
 
-Own rows: tenant t7-auth, DID 4977100001, dispatcher set 7010 with the gateway 127.0.7.10.
+Own rows: tenant t7-auth, DID 4977100001, dispatcher set 7010 with the gateway 127.0.23.10.
 """
 import hashlib
 
@@ -16,7 +16,7 @@ import pytest
 from sipp_harness import CARRIER_IP, PRIVATE
 from tenant_common import TenantRows, callid_of, sql_quote
 
-GW = "127.0.7.10"
+GW = "127.0.23.10"
 SET = 7010
 TENANT = "t7-auth"
 DID = "4977100001"
