@@ -1,0 +1,77 @@
+"""A HEPv3 capture server for the tests: receives HEP packets on UDP and decodes their chunks
+(the subset siptrace sends: addresses, ports, time, protocol type, capture ID, correlation ID, payload)."""
+import re
+import socket
+import struct
+import threading
+
+CHUNKS = {1: "ip_family", 2: "ip_proto", 3: "src_ip4", 4: "dst_ip4", 7: "src_port", 8: "dst_port",
+          9: "ts_sec", 10: "ts_usec", 11: "proto_type", 12: "capture_id", 14: "auth_key",
+          15: "payload", 17: "correlation_id"}
+INT_CHUNKS = {"ip_family": "!B", "ip_proto": "!B", "src_port": "!H", "dst_port": "!H", "ts_sec": "!I",
+              "ts_usec": "!I", "proto_type": "!B", "capture_id": "!I"}
+
+
+def decode(data):
+    """One HEPv3 packet -> dict of its chunks; ValueError if it is not well formed."""
+    if len(data) < 6 or data[:4] != b"HEP3":
+        raise ValueError("not HEP3: %r" % data[:8])
+    (total,) = struct.unpack("!H", data[4:6])
+    if total != len(data):
+        raise ValueError("HEP length %d, packet %d bytes" % (total, len(data)))
+    out, pos = {}, 6
+    while pos < total:
+        if pos + 6 > total:
+            raise ValueError("truncated chunk header at %d" % pos)
+        vendor, ctype, clen = struct.unpack("!HHH", data[pos:pos + 6])
+        if clen < 6 or pos + clen > total:
+            raise ValueError("bad chunk length %d at %d" % (clen, pos))
+        body = data[pos + 6:pos + clen]
+        name = CHUNKS.get(ctype, "chunk_%d_%d" % (vendor, ctype))
+        if name in INT_CHUNKS:
+            (out[name],) = struct.unpack(INT_CHUNKS[name], body)
+        elif name in ("src_ip4", "dst_ip4"):
+            out[name] = socket.inet_ntoa(body)
+        else:
+            out[name] = body.decode("utf-8", "replace")
+        pos += clen
+    return out
+
+
+class HepCollector:
+    """Listens on ip:port (0 = any free port) in a thread; .packets holds the decoded packets and
+    .bad the undecodable ones."""
+
+    def __init__(self, ip="127.0.0.1", port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, port))
+        self.sock.settimeout(0.2)
+        self.addr = self.sock.getsockname()
+        self.packets, self.bad = [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            try:
+                self.packets.append(decode(data))
+            except ValueError as e:
+                self.bad.append((str(e), data[:64]))
+
+    def for_call(self, callid):
+        """Packets of one call: by correlation ID, or by the Call-ID of the SIP payload (siptrace puts
+        the correlation ID only on what sip_trace() itself sends, not on what its tm/dialog callbacks
+        send later)."""
+        return [p for p in self.packets if p.get("correlation_id") == callid
+                or re.search(r"^(Call-ID|i)\s*:\s*%s\s*$" % re.escape(callid), p.get("payload", ""),
+                             re.M | re.I)]
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
