@@ -24,10 +24,16 @@ typedef struct sbct_brow
 	uint32_t row_id;
 } sbct_brow_t;
 
+typedef struct sbct_btenant
+{
+	sbct_tenant_t t;
+	uint32_t seq; /* order of the adds: the first of a duplicate id wins */
+} sbct_btenant_t;
+
 struct sbct_builder
 {
 	sbct_alloc_t a;
-	sbct_tenant_t *tenants;
+	sbct_btenant_t *tenants;
 	uint32_t n_tenants;
 	uint32_t cap_tenants;
 	uint32_t dup_tenants;
@@ -125,7 +131,9 @@ static int64_t sbct_intern(sbct_builder_t *b, const char *s, size_t len)
 		return -1;
 	j = sbct_str_hash(s, len) & (b->intern_cap - 1);
 	while((off = b->intern[j]) != 0) {
-		if(memcmp(b->pool + off, s, len) == 0 && b->pool[off + len] == '\0')
+		/* strncmp: a shorter pooled string ends the compare at its NUL
+		 * (s has none), where memcmp could read past the pool */
+		if(strncmp(b->pool + off, s, len) == 0 && b->pool[off + len] == '\0')
 			return off;
 		j = (j + 1) & (b->intern_cap - 1);
 	}
@@ -201,8 +209,8 @@ int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t)
 	if(b->n_tenants == b->cap_tenants) {
 		ncap = b->cap_tenants ? b->cap_tenants * 2 : 64;
 		if(sbct_grow(&b->a, (void **)&b->tenants,
-				   b->n_tenants * sizeof(sbct_tenant_t),
-				   ncap * sizeof(sbct_tenant_t))
+				   b->n_tenants * sizeof(sbct_btenant_t),
+				   ncap * sizeof(sbct_btenant_t))
 				< 0)
 			return SBCT_ADD_NOMEM;
 		b->cap_tenants = ncap;
@@ -219,7 +227,8 @@ int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t)
 		return SBCT_ADD_BAD_ATTRS;
 	if(aoff < 0)
 		return SBCT_ADD_NOMEM;
-	nt = &b->tenants[b->n_tenants++];
+	b->tenants[b->n_tenants].seq = b->n_tenants;
+	nt = &b->tenants[b->n_tenants++].t;
 	memset(nt, 0, sizeof(*nt));
 	nt->id = t->id;
 	nt->gateway_group = t->gateway_group;
@@ -236,12 +245,12 @@ int sbct_builder_add_tenant(sbct_builder_t *b, const sbct_tenant_row_t *t)
 
 static int sbct_tenant_cmp(const void *a, const void *b)
 {
-	const sbct_tenant_t *x = a, *y = b;
+	const sbct_btenant_t *x = a, *y = b;
 
-	if(x->id != y->id)
-		return x->id < y->id ? -1 : 1;
+	if(x->t.id != y->t.id)
+		return x->t.id < y->t.id ? -1 : 1;
 	/* same id (impossible with the PK): keep the first one added */
-	return x->name_off < y->name_off ? -1 : (x->name_off > y->name_off);
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
 /* sort tenants by id (for the binary search of DID rows), drop dup ids */
@@ -254,9 +263,9 @@ static void sbct_seal_tenants(sbct_builder_t *b)
 	b->sealed = 1;
 	if(b->n_tenants == 0)
 		return;
-	qsort(b->tenants, b->n_tenants, sizeof(sbct_tenant_t), sbct_tenant_cmp);
+	qsort(b->tenants, b->n_tenants, sizeof(sbct_btenant_t), sbct_tenant_cmp);
 	for(i = 0; i < b->n_tenants; i++) {
-		if(n > 0 && b->tenants[n - 1].id == b->tenants[i].id)
+		if(n > 0 && b->tenants[n - 1].t.id == b->tenants[i].t.id)
 			continue;
 		b->tenants[n++] = b->tenants[i];
 	}
@@ -264,15 +273,16 @@ static void sbct_seal_tenants(sbct_builder_t *b)
 	b->n_tenants = n;
 }
 
-static int64_t sbct_tenant_find(const sbct_tenant_t *t, uint32_t n, uint32_t id)
+static int64_t sbct_tenant_find(
+		const sbct_btenant_t *t, uint32_t n, uint32_t id)
 {
 	uint32_t l = 0, r = n, m;
 
 	while(l < r) {
 		m = l + (r - l) / 2;
-		if(t[m].id == id)
+		if(t[m].t.id == id)
 			return m;
-		if(t[m].id < id)
+		if(t[m].t.id < id)
 			l = m + 1;
 		else
 			r = m;
@@ -443,7 +453,8 @@ static size_t sbct_align_at(const void *base, size_t off)
 sbct_index_t *sbct_builder_finish(sbct_builder_t *b, sbct_build_stats_t *st)
 {
 	sbct_index_t *idx;
-	uint32_t *slots, cap_e, cap_p, dups;
+	sbct_tenant_t *tenants;
+	uint32_t *slots, cap_e, cap_p, dups, i;
 	size_t size, off;
 
 	sbct_seal_tenants(b);
@@ -470,9 +481,9 @@ sbct_index_t *sbct_builder_finish(sbct_builder_t *b, sbct_build_stats_t *st)
 	idx->n_tenants = b->n_tenants;
 	off = SBCT_ALIGN(sizeof(sbct_index_t), 8);
 	idx->off_tenants = off;
-	if(b->n_tenants)
-		memcpy((char *)idx + off, b->tenants,
-				b->n_tenants * sizeof(sbct_tenant_t));
+	tenants = (sbct_tenant_t *)((char *)idx + off);
+	for(i = 0; i < b->n_tenants; i++)
+		tenants[i] = b->tenants[i].t;
 	off += (size_t)b->n_tenants * sizeof(sbct_tenant_t);
 	idx->exact.off = sbct_align_at(idx, off);
 	idx->exact.cap = cap_e;
