@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
+#include <limits.h>
 
 #include "ra_outbox_rec.h"
 
@@ -68,7 +69,7 @@ int ra_rec_encode(const ra_rec_t *r, char *buf, size_t len)
 	if(r->kind != RA_REC_BEGIN && r->kind != RA_REC_END
 			&& r->kind != RA_REC_ROLLBACK)
 		return -1;
-	if(r->ts < 0 || r->created_ms < 0)
+	if(r->ts < 0 || r->ts > RA_REC_TS_MAX || r->created_ms < 0)
 		return -1;
 	pos = snprintf(buf, len, RA_REC_MAGIC "|%c|%llu|%lld|%lld", (char)r->kind,
 			r->seq, r->ts, r->created_ms);
@@ -120,16 +121,20 @@ static int unescape(const char *s, const char *e, char *out)
 	return 0;
 }
 
+/* the whole unsigned 64-bit range that ra_rec_encode() can write */
 static int parse_num(const char *s, const char *e, unsigned long long *v)
 {
-	unsigned long long n = 0;
+	unsigned long long n = 0, d;
 
-	if(s == e || e - s > 19)
+	if(s == e || e - s > 20)
 		return -1;
 	for(; s < e; s++) {
 		if(!isdigit((unsigned char)*s))
 			return -1;
-		n = n * 10 + (unsigned long long)(*s - '0');
+		d = (unsigned long long)(*s - '0');
+		if(n > (ULLONG_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
 	}
 	*v = n;
 	return 0;
@@ -171,7 +176,10 @@ int ra_rec_decode(const char *s, size_t len, ra_rec_t *r)
 		if(parse_num(start[2 + i], end[2 + i], &n[i]) < 0)
 			return -1;
 	}
-	if(n[1] > 0x7fffffffffffffffULL || n[2] > 0x7fffffffffffffffULL)
+	/* a ts beyond RA_REC_TS_MAX could never be sent: the sender would
+	 * retry it forever instead of dropping it as corrupt */
+	if(n[1] > (unsigned long long)RA_REC_TS_MAX
+			|| n[2] > 0x7fffffffffffffffULL)
 		return -1;
 	if(end[5] == start[5])
 		return -1; /* the tag is required */

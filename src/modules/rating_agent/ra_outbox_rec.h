@@ -8,10 +8,11 @@
  * Encoding (one line, ASCII, fields separated by '|'):
  *   RA1|<kind B/E/R>|<seq>|<ts>|<created_ms>|<tag>|<tenant>|<account>|
  *       <dest_account>|<source>|<source_ip>|<destination>|<carrier_ip>
- * seq, ts (event time, Unix seconds) and created_ms (enqueue time, Unix
- * milliseconds) are decimal; text fields are percent-encoded: '%', '|'
- * and bytes < 0x20 or 0x7f become %XX. The prefix up to created_ms is fixed
- * so that a Redis Lua script can read created_ms with a pattern.
+ * seq, ts (event time, Unix seconds, at most RA_REC_TS_MAX) and created_ms
+ * (enqueue time, Unix milliseconds) are decimal; text fields are
+ * percent-encoded: '%', '|' and bytes < 0x20 or 0x7f become %XX. The
+ * prefix up to created_ms is fixed so that a Redis Lua script can read
+ * created_ms with a pattern.
  *
  * This file is part of Kamailio, a free SIP server.
  *
@@ -28,6 +29,8 @@
 #include "ra_json.h"
 
 #define RA_REC_MAX_LEN 8192
+/* 9999-12-31T23:59:59Z: the last ts a request body can carry */
+#define RA_REC_TS_MAX 253402300799LL
 
 typedef enum ra_rec_kind {
 	RA_REC_BEGIN = 'B',

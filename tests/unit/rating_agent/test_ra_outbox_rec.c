@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,29 @@ static void test_encode_limits(void **state)
 	r = sample();
 	r.ts = -1;
 	assert_int_equal(ra_rec_encode(&r, buf, sizeof(buf)), -1);
+	/* a ts no request body can carry (year 10000) is not written */
+	r.ts = RA_REC_TS_MAX + 1;
+	assert_int_equal(ra_rec_encode(&r, buf, sizeof(buf)), -1);
+}
+
+/* the extremes the encoder writes decode to the same values */
+static void test_extremes_round_trip(void **state)
+{
+	ra_rec_t r = sample(), d;
+	char buf[1024];
+	int n;
+	(void)state;
+
+	r.seq = ULLONG_MAX;
+	r.ts = RA_REC_TS_MAX;
+	r.created_ms = LLONG_MAX;
+	n = ra_rec_encode(&r, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(ra_rec_decode(buf, (size_t)n, &d), 0);
+	assert_true(d.seq == ULLONG_MAX);
+	assert_true(d.ts == RA_REC_TS_MAX);
+	assert_true(d.created_ms == LLONG_MAX);
+	ra_rec_free(&d);
 }
 
 static void test_decode_malformed(void **state)
@@ -134,8 +158,10 @@ static void test_decode_malformed(void **state)
 			"RA1|B|1|2|3|t%2|||||||",			  /* short escape */
 			"RA1|B|1|2|3|t%00|||||||",			  /* NUL inside */
 			"RA1|B|1|2|3|t\n|||||||",			  /* raw control char */
-			"RA1|B|99999999999999999999|2|3|t|||||||", /* 20 digits */
-			"RA1|B|1|9999999999999999999|3|t|||||||",  /* > INT64_MAX */
+			"RA1|B|18446744073709551616|2|3|t|||||||", /* > UINT64_MAX */
+			"RA1|B|000000000000000000001|2|3|t|||||||", /* 21 digits */
+			"RA1|B|1|253402300800|3|t|||||||",		   /* year 10000 */
+			"RA1|B|1|2|9223372036854775808|t|||||||",  /* > INT64_MAX */
 	};
 	size_t i;
 	(void)state;
@@ -226,6 +252,7 @@ int main(void)
 			cmocka_unit_test(test_roundtrip),
 			cmocka_unit_test(test_kinds_and_paths),
 			cmocka_unit_test(test_encode_limits),
+			cmocka_unit_test(test_extremes_round_trip),
 			cmocka_unit_test(test_decode_malformed),
 			cmocka_unit_test(test_escape_every_byte),
 			cmocka_unit_test(test_backoff),
