@@ -3,11 +3,12 @@
 #   make stop   stop it
 #   make test   install, build, run unit tests and the SIPp suite against a stack of its own
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
+#   make fuzz   run each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (default 60) each
 
 MODULES := sbc_tenant rating_agent
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit check-cfg bench-index clean
+.PHONY: all deps modules run stop status test unit check-cfg bench-index fuzz clean
 
 all: modules
 
@@ -37,6 +38,9 @@ test: modules
 
 bench-index: modules
 	@$(MAKE) -s -C bench/index
+
+fuzz: deps
+	@$(MAKE) -s -C tests/fuzz fuzz
 
 clean:
 	rm -rf build

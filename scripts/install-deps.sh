@@ -9,7 +9,7 @@ packages=(
 	kamailio kamailio-mysql-modules kamailio-redis-modules kamailio-json-modules
 	kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules kamailio-lua-modules
 	dpkg-dev gcc make flex bison pkg-config libssl-dev libmariadb-dev libhiredis-dev
-	libcurl4-openssl-dev libjson-c-dev libevent-dev libcmocka-dev valgrind
+	libcurl4-openssl-dev libjson-c-dev libevent-dev libcmocka-dev valgrind clang libclang-rt-14-dev
 	mariadb-server mariadb-client redis-server rtpengine-daemon rtpengine-utils
 	sip-tester python3 python3-pytest procps iproute2 openssl curl
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one summary line "N passed, N failed".
 #   tests/run-all.sh unit   cmocka unit tests only (tests/unit/*/, under ASan+UBSan)
-#   tests/run-all.sh all    unit tests, the config check, then the pytest suites (tests/sipp/ against a
-#                           real stack)
+#   tests/run-all.sh fuzz   the libFuzzer harnesses (tests/fuzz/) once over their seeds and regressions
+#   tests/run-all.sh all    unit tests, the fuzz replay, the config check, then the pytest suites
+#                           (tests/sipp/ against a real stack)
 # Exit status is non-zero when any test failed or a suite could not run.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +63,26 @@ run_unit() {
 	done
 }
 
+# The libFuzzer harnesses of tests/fuzz, each run once over its seed corpus and regression inputs:
+# one test per harness ("replay <harness>: N inputs ok" or "replay <harness>: FAILED").
+run_fuzz_replay() {
+	local log="$out/fuzz-replay.log" rc p f
+	echo "=== fuzz replay: tests/fuzz"
+	make -k -s -j2 -C tests/fuzz replay >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^replay .* inputs ok$' "$log")
+	f=$(grep -c '^replay .*: FAILED$' "$log")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ]; then
+		cat "$log"
+		# a build error shows no FAILED line: count it so it cannot pass silently
+		[ "$f" -gt 0 ] || { failed=$((failed + 1)); broken+=("fuzz"); }
+	else
+		grep '^replay ' "$log"
+	fi
+}
+
 # A script that checks one thing: exit status 0 counts as one passed test.
 run_check() { # name script
 	local name=$1 log="$out/check-$1.log"
@@ -91,15 +112,17 @@ run_pytest() { # name dir
 
 case "${1:-all}" in
 unit) run_unit ;;
+fuzz) run_fuzz_replay ;;
 all)
 	run_unit
+	run_fuzz_replay
 	run_check check-cfg tests/check-cfg.sh
 	# RA_E2E=1: the rating_agent end-to-end tests (own Kamailio, Redis, double, SIPp on 127.0.9.x).
 	RA_E2E=1 run_pytest rating_double tests/rating_double
 	run_pytest sipp tests/sipp
 	;;
 *)
-	echo "usage: $0 unit|all" >&2
+	echo "usage: $0 unit|fuzz|all" >&2
 	exit 2
 	;;
 esac
