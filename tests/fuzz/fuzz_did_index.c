@@ -3,8 +3,9 @@
  * lookup (src/modules/sbc_tenant/sbct_index.c, sbct_build.c).
  *
  * The input is a small script, one command per line:
- *   t<id>,<group>,<fallback>,<enabled>,<max_calls>,<max_cps>,<name>
- *                                   add a tenant (name: rest of the line)
+ *   t<id>,<group>,<fallback>,<enabled>,<max_calls>,<max_cps>,<attrs>,<name>
+ *                                   add a tenant (<attrs> empty = none,
+ *                                   <name> is the rest of the line)
  *   d<id>,<tenant>,<priority>,<group>,<uri>,<did>
  *                                   add a did_routing row; <group> empty =
  *                                   SQL NULL, <uri> empty = none, <did> is
@@ -19,7 +20,7 @@
  * harness: the return code of each add, the build statistics, the tenant
  * table, and for each lookup the code, the normalized DID and the matched
  * row (exact first, else the longest prefix, duplicates resolved by
- * priority then row id) with all its tenant fields. Allocation failures
+ * priority then row id) with all its tenant fields and attrs. Allocation failures
  * must leave nothing allocated.
  *
  * This program is free software; you can redistribute it and/or modify
@@ -192,8 +193,12 @@ static int ref_add_tenant(ref_t *r, const sbct_tenant_row_t *t)
 		return SBCT_ADD_BAD_NAME;
 	if(t->gateway_group < 0 || t->fallback_group < 0)
 		return SBCT_ADD_BAD_GROUP;
+	if(t->attrs_len > SBCT_ATTRS_MAX)
+		return SBCT_ADD_BAD_ATTRS;
 	if(memchr(t->name, '\0', t->name_len))
 		return SBCT_ADD_BAD_NAME;
+	if(t->attrs_len > 0 && memchr(t->attrs, '\0', t->attrs_len))
+		return SBCT_ADD_BAD_ATTRS;
 	return SBCT_ADD_OK;
 }
 
@@ -265,6 +270,13 @@ static const ref_did_t *ref_lookup(const ref_t *r, const char *did, size_t n)
 
 /* ---- checks ------------------------------------------------------------ */
 
+/* attrs as the index returns them: "" when the row has none */
+static int same_attrs(const char *a, size_t alen, const sbct_tenant_row_t *t)
+{
+	return alen == t->attrs_len && a != NULL && a[alen] == '\0'
+		   && (alen == 0 || memcmp(a, t->attrs, alen) == 0);
+}
+
 static void check_tenant_info(const sbct_tenant_info_t *ti,
 		const sbct_tenant_row_t *t)
 {
@@ -279,6 +291,8 @@ static void check_tenant_info(const sbct_tenant_info_t *ti,
 					   && ti->max_cps == t->max_cps
 					   && ti->enabled == (t->enabled ? 1 : 0),
 			"tenant %u fields", t->id);
+	FUZZ_CHECK(same_attrs(ti->attrs, ti->attrs_len, t), "tenant %u attrs",
+			t->id);
 }
 
 static void check_index(const ref_t *r, const sbct_index_t *idx,
@@ -364,7 +378,8 @@ static void check_lookup(const ref_t *r, const sbct_index_t *idx,
 	FUZZ_CHECK(code == res.code, "return code %d != res.code %d", code,
 			res.code);
 	if(n < 0) {
-		FUZZ_CHECK(code == SBCT_INVALID && res.did_len == 0 && res.did[0] == 0,
+		FUZZ_CHECK(code == SBCT_INVALID && res.did_len == 0 && res.did[0] == 0
+						   && res.attrs_len == 0,
 				"invalid DID gave %d", code);
 		return;
 	}
@@ -373,7 +388,8 @@ static void check_lookup(const ref_t *r, const sbct_index_t *idx,
 	d = ref_lookup(r, did, (size_t)n);
 	if(d == NULL) {
 		FUZZ_CHECK(code == SBCT_NOT_FOUND && res.pattern_len == 0
-						   && res.tenant == NULL && res.gateway_uri == NULL,
+						   && res.tenant == NULL && res.gateway_uri == NULL
+						   && res.attrs_len == 0 && strcmp(res.attrs, "") == 0,
 				"'%s': expected not found, got %d pattern '%s'", did, code,
 				res.pattern);
 		return;
@@ -396,7 +412,8 @@ static void check_lookup(const ref_t *r, const sbct_index_t *idx,
 	FUZZ_CHECK(res.is_prefix == d->prefix, "is_prefix");
 	FUZZ_CHECK(res.tenant_id == t->id && res.tenant_len == t->name_len
 					   && memcmp(res.tenant, t->name, t->name_len) == 0
-					   && res.tenant_enabled == (t->enabled ? 1 : 0),
+					   && res.tenant_enabled == (t->enabled ? 1 : 0)
+					   && same_attrs(res.attrs, res.attrs_len, t),
 			"'%s': tenant %u, expected %u", did, res.tenant_id, t->id);
 	FUZZ_CHECK(res.gateway_group
 							   == (d->row.has_group ? d->row.gateway_group
@@ -473,7 +490,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_mem_t mem = {0, 0, -1};
 	sbct_alloc_t a = {m_alloc, m_free, &mem};
-	fuzz_span_t in = {(const char *)data, size}, l, look[MAX_LOOKUPS];
+	fuzz_span_t in = {(const char *)data, size}, l, look[MAX_LOOKUPS], f;
 	sbct_builder_t *b;
 	sbct_index_t *idx = NULL;
 	sbct_build_stats_t st;
@@ -505,6 +522,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				t.enabled = (int)fuzz_ll(fuzz_field(&l, ','));
 				t.max_calls = (int32_t)fuzz_ll(fuzz_field(&l, ','));
 				t.max_cps = (int32_t)fuzz_ll(fuzz_field(&l, ','));
+				f = fuzz_field(&l, ',');
+				if(f.len > 0) {
+					t.attrs = f.s;
+					t.attrs_len = f.len;
+				}
 				t.name = l.s;
 				t.name_len = l.len;
 				want = ref_add_tenant(r, &t);
