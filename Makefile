@@ -2,13 +2,15 @@
 #   make run    install what is missing, build, start the whole stack on loopback
 #   make stop   stop it
 #   make test   install, build, run unit tests and the SIPp suite against a stack of its own
+#   make test-cluster  two SBC nodes as one cluster on loopback (tests/cluster)
+#   make run-cluster / make stop-cluster   that cluster (scripts/cluster.sh), to try it by hand
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 #   make fuzz   run each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (default 60) each
 
 MODULES := sbc_tenant rating_agent
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit check-cfg bench-index fuzz clean
+.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench-index fuzz clean
 
 all: modules
 
@@ -35,6 +37,15 @@ check-cfg: modules
 
 test: modules
 	@tests/run-all.sh all
+
+test-cluster: modules
+	@tests/run-all.sh cluster
+
+run-cluster: modules
+	@scripts/cluster.sh start
+
+stop-cluster:
+	@scripts/cluster.sh stop
 
 bench-index: modules
 	@$(MAKE) -s -C bench/index

@@ -4,6 +4,10 @@
 # in the environment below, so both can run side by side.
 #
 #   scripts/stack.sh start|stop|status|restart-kamailio
+#   scripts/stack.sh start-services|start-kamailio|stop-kamailio
+#       the shared services alone (MariaDB, Redis, rtpengine, agent double) and one Kamailio alone:
+#       scripts/cluster.sh runs several Kamailio nodes (each with its own SBC_RUNDIR) on one set of
+#       services this way.
 #
 # Environment (defaults are the `make run` stack):
 #   SBC_RUNDIR        run dir: pids, logs, sockets, MariaDB datadir     (<repo>/.run)
@@ -16,11 +20,14 @@
 #   SBC_RTPE_PORT     rtpengine ng port on 127.0.0.1 (CLI on +1)        (2223)
 #   SBC_AGENT_PORT    rating agent double on 127.0.0.1 (AGENT_URL)     (18000)
 #   SBC_RTP_MIN/MAX   rtpengine media port range                        (30000/34999)
+#   SBC_RTPE_PRIVATE_IP / SBC_RTPE_PUBLIC_IP
+#                     rtpengine's internal / external interface addresses (SBC_PRIVATE_IP / SBC_PUBLIC_IP)
 #   SBC_DATA_SQL      SQL files loaded after the schema; @SIP_PORT@ in them is replaced by the SIP port
 #                     (sql/demo_data.sql)
 #   SBC_MODULES_DIR   where our built modules are                       (<repo>/build/modules)
 #   SBC_SHM_MB        Kamailio shared memory in MB                      (512)
-#   SBC_KAMAILIO_ARGS extra kamailio arguments, e.g. "-A WITH_FOO"
+#   SBC_KAMAILIO_ARGS extra kamailio arguments, e.g. "-A WITH_FOO" (split at spaces)
+#   SBC_KAMAILIO_ARGV extra kamailio arguments, one per line (kept whole: values with spaces)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -35,6 +42,8 @@ RTPE_PORT=${SBC_RTPE_PORT:-2223}
 AGENT_PORT=${SBC_AGENT_PORT:-18000}
 RTP_MIN=${SBC_RTP_MIN:-30000}
 RTP_MAX=${SBC_RTP_MAX:-34999}
+RTPE_PRIVATE_IP=${SBC_RTPE_PRIVATE_IP:-$PRIVATE_IP}
+RTPE_PUBLIC_IP=${SBC_RTPE_PUBLIC_IP:-$PUBLIC_IP}
 DATA_SQL=${SBC_DATA_SQL-$top/sql/demo_data.sql}
 MODULES_DIR=${SBC_MODULES_DIR:-$top/build/modules}
 SHM_MB=${SBC_SHM_MB:-512}
@@ -113,7 +122,7 @@ start_rtpengine() {
 	pid_alive rtpengine && return 0
 	port_free udp "$RTPE_PORT" || die "UDP port $RTPE_PORT (rtpengine ng) is in use by another process"
 	rtpengine --config-file=none --table=-1 --foreground --log-stderr --log-level=5 \
-		--interface="internal/$PRIVATE_IP" --interface="external/$PUBLIC_IP" \
+		--interface="internal/$RTPE_PRIVATE_IP" --interface="external/$RTPE_PUBLIC_IP" \
 		--listen-ng="127.0.0.1:$RTPE_PORT" --listen-cli="127.0.0.1:$((RTPE_PORT + 1))" \
 		--port-min="$RTP_MIN" --port-max="$RTP_MAX" --delete-delay=0 --timeout=60 \
 		>"$RUNDIR/rtpengine.log" 2>&1 &
@@ -132,16 +141,23 @@ start_agent() {
 	wait_for 10 "rating agent double" curl -sf "http://127.0.0.1:$AGENT_PORT/status"
 }
 
+# The kamailio command line in the array KARGS.
 kamailio_args() {
-	echo -f "$CFG" -Y "$RUNDIR" -P "$RUNDIR/kamailio-main.pid" -DD -E -m "$SHM_MB" -M 16 \
-		-A "PRIVATE_IP=$PRIVATE_IP" -A "PUBLIC_IP=$PUBLIC_IP" -A "SIP_PORT=$SIP_PORT" \
-		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\"" \
-		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\"" \
-		-A "AGENT_URL=\"http://127.0.0.1:$AGENT_PORT\"" \
-		-A "MODULES_DIR=\"$MODULES_DIR\"" \
-		-A "CTL_SOCKET=\"$CTL\"" \
-		-A WITH_TLS -A "TLS_PORT=$TLS_PORT" -A "TLS_CERT=\"$RUNDIR/tls/sbc-cert.pem\"" \
-		-A "TLS_KEY=\"$RUNDIR/tls/sbc-key.pem\"" ${SBC_KAMAILIO_ARGS:-}
+	local a
+	KARGS=(-f "$CFG" -Y "$RUNDIR" -P "$RUNDIR/kamailio-main.pid" -DD -E -m "$SHM_MB" -M 16
+		-A "PRIVATE_IP=$PRIVATE_IP" -A "PUBLIC_IP=$PUBLIC_IP" -A "SIP_PORT=$SIP_PORT"
+		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\""
+		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\""
+		-A "AGENT_URL=\"http://127.0.0.1:$AGENT_PORT\""
+		-A "MODULES_DIR=\"$MODULES_DIR\""
+		-A "CTL_SOCKET=\"$CTL\""
+		-A WITH_TLS -A "TLS_PORT=$TLS_PORT" -A "TLS_CERT=\"$RUNDIR/tls/sbc-cert.pem\""
+		-A "TLS_KEY=\"$RUNDIR/tls/sbc-key.pem\"")
+	# shellcheck disable=SC2206
+	KARGS+=(${SBC_KAMAILIO_ARGS:-})
+	while IFS= read -r a; do
+		[ -z "$a" ] || KARGS+=("$a")
+	done <<<"${SBC_KAMAILIO_ARGV:-}"
 }
 
 start_kamailio() {
@@ -158,11 +174,10 @@ start_kamailio() {
 	esac
 	"$top/scripts/gen-cert.sh" "$RUNDIR/tls" "$PUBLIC_IP" >"$RUNDIR/gen-cert.log" 2>&1 ||
 		die "cannot create the TLS certificate in $RUNDIR/tls: $(tail -3 "$RUNDIR/gen-cert.log")"
-	# shellcheck disable=SC2046
-	kamailio -c $(kamailio_args) >"$RUNDIR/kamailio-check.log" 2>&1 ||
+	kamailio_args
+	kamailio -c "${KARGS[@]}" >"$RUNDIR/kamailio-check.log" 2>&1 ||
 		die "kamailio -c rejects the config: $(grep -E 'ERROR|CRITICAL' "$RUNDIR/kamailio-check.log" | tail -5)"
-	# shellcheck disable=SC2046
-	kamailio $(kamailio_args) >>"$RUNDIR/kamailio.log" 2>&1 &
+	kamailio "${KARGS[@]}" >>"$RUNDIR/kamailio.log" 2>&1 &
 	echo $! >"$RUNDIR/kamailio.pid"
 	for ((i = 0; i < 200; i++)); do
 		pid_alive kamailio || die "Kamailio exited: $(tail -20 "$RUNDIR/kamailio.log")"
@@ -203,7 +218,7 @@ summary() {
 		  SIP private (carriers)     udp+tcp $PRIVATE_IP:$SIP_PORT
 		  SIP public (AI gateways)   udp+tcp $PUBLIC_IP:$SIP_PORT, tls $PUBLIC_IP:$TLS_PORT (self-signed cert $RUNDIR/tls/sbc-cert.pem)
 		  JSON-RPC / metrics         http://127.0.0.1:$SIP_PORT/RPC  http://127.0.0.1:$SIP_PORT/metrics
-		  rtpengine                  ng 127.0.0.1:$RTPE_PORT, cli 127.0.0.1:$((RTPE_PORT + 1)), media $PRIVATE_IP / $PUBLIC_IP ports $RTP_MIN-$RTP_MAX
+		  rtpengine                  ng 127.0.0.1:$RTPE_PORT, cli 127.0.0.1:$((RTPE_PORT + 1)), media $RTPE_PRIVATE_IP / $RTPE_PUBLIC_IP ports $RTP_MIN-$RTP_MAX
 		  MariaDB                    127.0.0.1:$DB_PORT (db kamailio, user kamailio), socket $DB_SOCK
 		  Redis                      127.0.0.1:$REDIS_PORT
 		  rating agent (test double) http://127.0.0.1:$AGENT_PORT (rules: POST /_control, seen: GET /_requests)
@@ -241,11 +256,25 @@ restart-kamailio)
 	stop_one kamailio
 	start_kamailio
 	;;
+start-services)
+	mkdir -p "$RUNDIR"
+	start_mariadb
+	start_redis
+	start_rtpengine
+	start_agent
+	;;
+start-kamailio)
+	mkdir -p "$RUNDIR"
+	start_kamailio
+	;;
+stop-kamailio)
+	stop_one kamailio
+	;;
 status)
 	status
 	;;
 *)
-	echo "usage: $0 start|stop|status|restart-kamailio" >&2
+	echo "usage: $0 start|stop|status|restart-kamailio|start-services|start-kamailio|stop-kamailio" >&2
 	exit 2
 	;;
 esac

@@ -4,6 +4,7 @@
 #   tests/run-all.sh fuzz   the libFuzzer harnesses (tests/fuzz/) once over their seeds and regressions
 #   tests/run-all.sh all    unit tests, the fuzz replay, the config check, then the pytest suites
 #                           (tests/sipp/ against a real stack)
+#   tests/run-all.sh cluster  the cluster tests only (tests/cluster/: two nodes on loopback)
 # Exit status is non-zero when any test failed or a suite could not run.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -121,8 +122,9 @@ all)
 	RA_E2E=1 run_pytest rating_double tests/rating_double
 	run_pytest sipp tests/sipp
 	;;
+cluster) run_pytest cluster tests/cluster ;;
 *)
-	echo "usage: $0 unit|fuzz|all" >&2
+	echo "usage: $0 unit|fuzz|all|cluster" >&2
 	exit 2
 	;;
 esac
