@@ -6,11 +6,12 @@
 #   make run-cluster / make stop-cluster   that cluster (scripts/cluster.sh), to try it by hand
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 #   make fuzz   run each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (default 60) each
+#   make docker-test   docker/compose.yaml for real: private Docker engine, images, SIPp call (not part of make test)
 
 MODULES := sbc_tenant rating_agent
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench-index fuzz clean
+.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench-index fuzz docker-test clean
 
 all: modules
 
@@ -52,6 +53,9 @@ bench-index: modules
 
 fuzz: deps
 	@$(MAKE) -s -C tests/fuzz fuzz
+
+docker-test: deps
+	@tests/docker/docker-test.sh
 
 clean:
 	rm -rf build

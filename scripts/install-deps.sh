@@ -2,17 +2,34 @@
 # Installs what building, running and testing the SBC needs on Debian bookworm, and unpacks the
 # Kamailio source package matching the installed Kamailio binaries into build/.
 # Idempotent: installs only what is missing, unpacks the source only once.
+#
+# SBC_DEPS=build installs only what building the modules needs (docker/Dockerfile's build stage runs
+# `SBC_DEPS=build make modules`); the default (all) adds what running and testing the stack needs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
-	kamailio kamailio-mysql-modules kamailio-redis-modules kamailio-json-modules
-	kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules kamailio-lua-modules
-	dpkg-dev gcc make flex bison pkg-config libssl-dev libmariadb-dev libhiredis-dev
-	libcurl4-openssl-dev libjson-c-dev libevent-dev libcmocka-dev valgrind clang libclang-rt-14-dev
-	mariadb-server mariadb-client redis-server rtpengine-daemon rtpengine-utils
-	sip-tester python3 python3-pytest procps iproute2 openssl curl
+	kamailio dpkg-dev gcc make flex bison pkg-config libssl-dev libmariadb-dev libhiredis-dev
+	libcurl4-openssl-dev libjson-c-dev libevent-dev
 )
+case "${SBC_DEPS:-all}" in
+build) ;;
+all)
+	packages+=(
+		kamailio-mysql-modules kamailio-redis-modules kamailio-json-modules
+		kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules kamailio-lua-modules
+		libcmocka-dev valgrind clang libclang-rt-14-dev
+		mariadb-server mariadb-client redis-server rtpengine-daemon rtpengine-utils
+		sip-tester python3 python3-pytest procps iproute2 openssl curl
+		# tests/docker/compose validates docker/compose.yaml with Debian's docker-compose (1.29)
+		docker-compose
+	)
+	;;
+*)
+	echo "install-deps: SBC_DEPS must be build or all, not '$SBC_DEPS'" >&2
+	exit 2
+	;;
+esac
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -2,8 +2,8 @@
 # Runs the test suites and ends with one summary line "N passed, N failed".
 #   tests/run-all.sh unit   cmocka unit tests only (tests/unit/*/, under ASan+UBSan)
 #   tests/run-all.sh fuzz   the libFuzzer harnesses (tests/fuzz/) once over their seeds and regressions
-#   tests/run-all.sh all    unit tests, the fuzz replay, the config check, then the pytest suites
-#                           (tests/sipp/ against a real stack)
+#   tests/run-all.sh all    unit tests, the fuzz replay, the config check, the docker/ checks, then the
+#                           pytest suites (tests/sipp/ against a real stack)
 #   tests/run-all.sh cluster  the cluster tests only (tests/cluster/: two nodes on loopback)
 # Exit status is non-zero when any test failed or a suite could not run.
 set -uo pipefail
@@ -118,6 +118,8 @@ all)
 	run_unit
 	run_fuzz_replay
 	run_check check-cfg tests/check-cfg.sh
+	# docker/: compose file validation, settings, entrypoint checks (no engine; make docker-test runs it).
+	run_pytest docker-compose tests/docker/compose
 	# RA_E2E=1: the rating_agent end-to-end tests (own Kamailio, Redis, double, SIPp on 127.0.9.x).
 	RA_E2E=1 run_pytest rating_double tests/rating_double
 	run_pytest sipp tests/sipp

@@ -1,0 +1,28 @@
+"""The running stack: four healthy services, every process non-root, no settings or secrets in the
+images (everything comes from the environment at start)."""
+import json
+import subprocess
+
+import pytest
+
+from dockerstack import SERVICES, compose
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_healthy_and_not_root(stack, service):
+    assert stack.health(service) == "running/healthy", stack.logs(service)
+    uid = compose("exec", "-T", service, "id", "-u").stdout.strip()
+    assert uid.isdigit() and uid != "0", "%s runs as uid %r" % (service, uid)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_image_holds_no_settings(stack, service):
+    cid = compose("ps", "-q", service).stdout.strip()
+    image = subprocess.run(["docker", "inspect", "-f", "{{.Image}}", cid], stdout=subprocess.PIPE,
+                           text=True, check=True).stdout.strip()
+    cfg = json.loads(subprocess.run(["docker", "image", "inspect", image], stdout=subprocess.PIPE,
+                                    text=True, check=True).stdout)[0]["Config"]
+    assert cfg.get("User") not in (None, "", "root", "0"), cfg.get("User")
+    baked = [e for e in cfg.get("Env") or [] if e.startswith("SBC_")]
+    assert baked == [], "settings baked into the %s image: %r" % (service, baked)
+    assert cfg.get("Healthcheck", {}).get("Test"), "the %s image has no HEALTHCHECK" % service
