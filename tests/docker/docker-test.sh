@@ -13,7 +13,8 @@
 #      DID -> gateway, MariaDB and Redis restarts without data loss, bad settings;
 #   7. tears everything down (containers, volumes, the double, the engine if started here).
 #
-# Environment: SBC_DOCKER_COLD=1 deletes the engine's data root first (no images: a cold run);
+# Environment: SBC_DOCKER_COLD=1 deletes the engine's data root and the debootstrap cache first (no
+# images, no base image: a cold run; only when the engine is not running);
 # SBC_DOCKER_KEEP=1 leaves the stack and the engine running (tear down with SBC_DOCKER_KEEP= and
 # `tests/docker/docker-test.sh down`). Work dir with logs: /tmp/sbc-docker-test.
 set -uo pipefail
@@ -23,6 +24,7 @@ cd "$top" || exit 1
 export DOCKER_HOST=unix:///run/sbc-docker.sock
 data_root=/var/lib/sbc-docker
 exec_root=/run/sbc-docker
+base_cache=${SBC_DOCKER_BASE_CACHE:-/var/lib/sbc-docker-base}
 work=/tmp/sbc-docker-test
 project=sbc-docker-test
 agent_port=18060
@@ -56,8 +58,8 @@ start_engine() {
 		return 0
 	fi
 	if [ "${SBC_DOCKER_COLD:-}" = 1 ]; then
-		log "cold run: deleting $data_root"
-		rm -rf "$data_root"
+		log "cold run: deleting $data_root and the debootstrap cache $base_cache"
+		rm -rf "$data_root" "$base_cache"
 	fi
 	mkdir -p "$data_root" "$exec_root"
 	dockerd --data-root "$data_root" --exec-root "$exec_root" --pidfile "$exec_root/dockerd.pid" \
@@ -143,7 +145,8 @@ wait_healthy() {
 	while :; do
 		all=1
 		for svc in mariadb redis rtpengine kamailio-sbc; do
-			id=$(compose ps -q "$svc" 2>/dev/null)
+			id=$(docker ps -aq --filter "label=com.docker.compose.project=$project" \
+				--filter "label=com.docker.compose.service=$svc" --filter label=com.docker.compose.oneoff=False)
 			state=$( [ -n "$id" ] && docker inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id" 2>/dev/null)
 			[ "$state" = running/healthy ] || all=0
 			case "$state" in exited/* | dead/*) compose logs --tail 30 "$svc"; die "$svc exited" ;; esac

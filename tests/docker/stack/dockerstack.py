@@ -1,6 +1,7 @@
 """Access to the compose stack of tests/docker/docker-test.sh: `docker-compose exec` into the
 services, the admin SQL block of docker/README.md, the SIPp gateway and carrier (tests/sipp's
 harness), rtpengine's ng port and the rating agent double."""
+import functools
 import json
 import os
 import re
@@ -44,6 +45,13 @@ def compose(*args, input=None, timeout=120, check=True):
     return r
 
 
+@functools.lru_cache(maxsize=1)
+def compose_config():
+    """The resolved compose file (docker-compose config) as a dict."""
+    import yaml  # python3-yaml, a dependency of docker-compose
+    return yaml.safe_load(compose("config").stdout)
+
+
 def readme_admin_block():
     """(sql, [kamcmd commands]) of the block after the `admin-sql` marker in docker/README.md."""
     with open(README) as f:
@@ -66,19 +74,42 @@ def with_test_values(sql):
     return out
 
 
+def container(service):
+    """Id of the service's running container (plain docker CLI: much faster than docker-compose)."""
+    project = compose_cmd()[compose_cmd().index("-p") + 1]
+    r = subprocess.run(["docker", "ps", "-q", "--filter", "label=com.docker.compose.project=" + project,
+                        "--filter", "label=com.docker.compose.service=" + service,
+                        "--filter", "label=com.docker.compose.oneoff=False"],
+                       stdout=subprocess.PIPE, text=True, check=True)
+    ids = r.stdout.split()
+    return ids[0] if len(ids) == 1 else None
+
+
+def dexec(service, *cmd, input=None, timeout=60):
+    """`docker compose exec -T <service> <cmd>`: stdout, raises on failure."""
+    cid = container(service)
+    assert cid, "%s is not running" % service
+    r = subprocess.run(["docker", "exec"] + (["-i"] if input is not None else []) + [cid] + list(cmd),
+                       input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("exec %s %s failed (rc %d):\n%s%s" % (service, " ".join(cmd), r.returncode,
+                                                                 r.stdout, r.stderr))
+    return r.stdout
+
+
 class Stack:
     def __init__(self):
         self.ng = NgClient("127.0.0.1", RTPE_NG_PORT)
 
     def sql(self, query):
-        r = compose("exec", "-T", "mariadb", "mariadb", "-N", "-B", "kamailio", "-e", query)
-        return [line.split("\t") for line in r.stdout.splitlines()]
+        out = dexec("mariadb", "mariadb", "-N", "-B", "kamailio", "-e", query)
+        return [line.split("\t") for line in out.splitlines()]
 
     def kamcmd(self, *args):
-        return compose("exec", "-T", "kamailio-sbc", "kamcmd", *args).stdout
+        return dexec("kamailio-sbc", "kamcmd", *args)
 
     def health(self, service):
-        cid = compose("ps", "-q", service).stdout.strip()
+        cid = container(service)
         if not cid:
             return "absent"
         r = subprocess.run(["docker", "inspect", "-f",
@@ -95,13 +126,18 @@ class Stack:
         return False
 
     def logs(self, service, tail=40):
-        return compose("logs", "--no-color", "--tail", str(tail), service, check=False).stdout
+        cid = container(service)
+        if not cid:
+            return "(%s not running)" % service
+        r = subprocess.run(["docker", "logs", "--tail", str(tail), cid], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        return r.stdout
 
     def apply_readme_admin_sql(self):
         sql, cmds = readme_admin_block()
         assert cmds == ["kamcmd permissions.addressReload", "kamcmd dispatcher.reload",
                         "kamcmd sbc_tenant.lookup s:4930123456"], cmds
-        compose("exec", "-T", "mariadb", "mariadb", "kamailio", input=with_test_values(sql))
+        dexec("mariadb", "mariadb", "kamailio", input=with_test_values(sql))
         for cmd in cmds[:2]:
             self.kamcmd(*cmd.split()[1:])
         # DIDs follow by themselves (change tracking, about a second).

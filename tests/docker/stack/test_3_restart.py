@@ -9,13 +9,14 @@ TABLES = ("address", "dispatcher", "tenants", "did_routing", "acc_cdrs", "sbc_ro
 
 
 def _snapshot(stack):
-    return {t: stack.sql("CHECKSUM TABLE %s" % t)[0][1] for t in TABLES}
+    return {row[0]: row[1] for row in stack.sql("CHECKSUM TABLE %s" % ", ".join(TABLES))}
 
 
 def test_mariadb_recreated_keeps_data(stack, routed, gateway):
     cdrs = int(stack.sql("SELECT COUNT(*) FROM acc_cdrs")[0][0])
     assert cdrs >= 1, "no CDR yet: test_2_call must run first"
     before = _snapshot(stack)
+    assert len(before) == len(TABLES) and all(before.values()), before
     ds.compose("up", "-d", "--no-deps", "--force-recreate", "mariadb")
     assert stack.wait_healthy("mariadb"), stack.logs("mariadb")
     after = _snapshot(stack)
@@ -30,7 +31,7 @@ def test_mariadb_recreated_keeps_data(stack, routed, gateway):
 
 def _redis(*args):
     cmd = 'REDISCLI_AUTH="$SBC_REDIS_PASSWORD" redis-cli --no-auth-warning -p "$SBC_REDIS_PORT" ' + " ".join(args)
-    return ds.compose("exec", "-T", "redis", "sh", "-c", cmd).stdout.strip()
+    return ds.dexec("redis", "sh", "-c", cmd).strip()
 
 
 def test_redis_recreated_keeps_data(stack, routed, gateway):

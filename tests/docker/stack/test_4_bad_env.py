@@ -1,6 +1,6 @@
 """Missing or malformed settings: the container exits at once (64) with one line naming the variable,
 before any daemon starts (no Kamailio, rtpengine, MariaDB or Redis output)."""
-import re
+import subprocess
 import time
 
 import pytest
@@ -13,18 +13,30 @@ CASES = bad_env_cases.CASES + [
     ("kamailio-sbc", "SBC_TLS", "1", "SBC_TLS=1 but /etc/kamailio-sbc/tls/sbc-cert.pem is missing"),
 ]
 
-# Lines docker-compose itself prints around `run`.
-_COMPOSE_NOISE = re.compile(r"^(Creating|Removing|Starting|Stopping) |^\s*$")
+
+def _docker_run(service, var, value):
+    """The service's container as compose would create it (image, environment resolved from the test
+    .env, host network, no capabilities) with one setting changed. `docker-compose run` cannot be
+    used: 1.29 adds links to one-off containers, which Docker refuses with host networking."""
+    svc = ds.compose_config()["services"][service]
+    env = dict(svc.get("environment") or {})
+    env[var] = value
+    cmd = ["docker", "run", "--rm", "--network", "host", "--cap-drop", "ALL",
+           "--security-opt", "no-new-privileges:true"]
+    for k, v in sorted(env.items()):
+        cmd += ["-e", "%s=%s" % (k, "" if v is None else v)]
+    return subprocess.run(cmd + [svc["image"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=60)
 
 
 @pytest.mark.parametrize("service,var,value,message", CASES,
                          ids=[bad_env_cases.case_id(c) for c in CASES])
 def test_bad_setting_exits_at_once_naming_it(stack, service, var, value, message):
     t = time.time()
-    r = ds.compose("run", "-T", "--rm", "--no-deps", "-e", "%s=%s" % (var, value), service,
-                   check=False, timeout=60)
+    r = _docker_run(service, var, value)
     took = time.time() - t
-    out = [l for l in (r.stdout + r.stderr).splitlines() if not _COMPOSE_NOISE.search(l)]
+    out = (r.stdout + r.stderr).splitlines()
     assert r.returncode == 64, "rc %d, output %r" % (r.returncode, out)
-    assert len(out) == 1 and message in out[0] and "configuration error" in out[0], out
-    assert took < 30, "took %.1f s" % took
+    assert len(out) == 1 and message in out[0], out
+    assert out[0].startswith("%s: configuration error: " % service), out
+    assert took < 15, "took %.1f s" % took
