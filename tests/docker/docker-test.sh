@@ -16,7 +16,9 @@
 # Environment: SBC_DOCKER_COLD=1 deletes the engine's data root and the debootstrap cache first (no
 # images, no base image: a cold run; only when the engine is not running);
 # SBC_DOCKER_KEEP=1 leaves the stack and the engine running (tear down with SBC_DOCKER_KEEP= and
-# `tests/docker/docker-test.sh down`). Work dir with logs: /tmp/sbc-docker-test.
+# `tests/docker/docker-test.sh down`). Work dir with logs: /tmp/sbc-docker-test. The images stay in
+# /var/lib/sbc-docker for the next run (a warm run rebuilds only what changed); delete that directory
+# and /var/lib/sbc-docker-base to reclaim the space.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -176,6 +178,7 @@ teardown() {
 	exit $rc
 }
 
+[ "$(id -u)" = 0 ] || die "needs root (it runs its own dockerd)"
 mkdir -p "$work"
 if [ "${1:-}" = down ]; then
 	trap teardown EXIT
