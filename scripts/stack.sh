@@ -121,10 +121,13 @@ start_redis() {
 start_rtpengine() {
 	pid_alive rtpengine && return 0
 	port_free udp "$RTPE_PORT" || die "UDP port $RTPE_PORT (rtpengine ng) is in use by another process"
+	# --timeout: a call without media both ways for that long is dropped and reported to Kamailio
+	# (XML-RPC dlg.terminate_dlg at /RPC2 of its HTTP socket, 127.0.0.1:SIP port), which hangs it up.
 	rtpengine --config-file=none --table=-1 --foreground --log-stderr --log-level=5 \
 		--interface="internal/$RTPE_PRIVATE_IP" --interface="external/$RTPE_PUBLIC_IP" \
 		--listen-ng="127.0.0.1:$RTPE_PORT" --listen-cli="127.0.0.1:$((RTPE_PORT + 1))" \
 		--port-min="$RTP_MIN" --port-max="$RTP_MAX" --delete-delay=0 --timeout=60 \
+		--b2b-url="http://127.0.0.1:$SIP_PORT/RPC2" --xmlrpc-format=2 \
 		>"$RUNDIR/rtpengine.log" 2>&1 &
 	echo $! >"$RUNDIR/rtpengine.pid"
 	wait_for 10 rtpengine rtpengine-ctl -ip "127.0.0.1:$((RTPE_PORT + 1))" list numsessions
