@@ -226,6 +226,15 @@ class Sipp:
         except (OSError, ValueError):
             return None
 
+    def vanish(self):
+        """SIGKILL: the peer disappears mid-call, without a BYE and without answering anything."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.rc = self.proc.wait()
+        return self.rc
+
     def _kill(self):
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -458,6 +467,80 @@ class SilentPeer:
         self._stop.set()
         self._thread.join(2)
         self.sock.close()
+
+
+_next_sink = _counter(24000, 1000)       # RtpSink ports (scenarios name them with -set sink_port)
+
+
+class RtpSink:
+    """The media end of a SIPp peer that sends no RTP itself (uas_answer_sink.xml, uac_media.xml put
+    this socket's port in their SDP): records every RTP packet rtpengine sends there, and can send RTP
+    from the same address (so rtpengine's latching keeps sending here)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self.port = _free_port(ip, _next_sink, offsets=(0, 1))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, self.port))
+        self.sock.settimeout(0.2)
+        self.packets = []          # (time, payload type, marker, RTP payload, source)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data, src = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(data) >= 12 and data[0] >> 6 == 2:
+                self.packets.append((time.time(), data[1] & 0x7f, data[1] >> 7, data[12:], src))
+
+    def payload_types(self):
+        """{payload type: packets received}."""
+        out = {}
+        for _, pt, _, _, _ in self.packets:
+            out[pt] = out.get(pt, 0) + 1
+        return out
+
+    def events(self, pt=101):
+        """RFC 4733 events received with payload type pt: [(event code, end bit, duration)]."""
+        return [(p[0], p[1] >> 7, (p[2] << 8) | p[3]) for _, ptype, _, p, _ in self.packets
+                if ptype == pt and len(p) >= 4]
+
+    def digits(self, pt=101):
+        """Event codes of the completed events (end bit seen), in order, each once (the end packet is
+        sent three times)."""
+        out = []
+        last = None
+        for code, end, _ in self.events(pt):
+            if end and last != (code, "end"):
+                out.append(code)
+            last = (code, "end") if end else (code, None)
+        return out
+
+    def send(self, dst, pt, payload, count, interval=0.02, ssrc=0x5b5b0001):
+        """count RTP packets with payload type pt to dst (ip, port), 8000 Hz timestamps."""
+        samples = len(payload) if pt in (0, 8) else 160
+        for i in range(count):
+            hdr = bytes([0x80, pt]) + (i & 0xffff).to_bytes(2, "big") + \
+                ((i * samples) & 0xffffffff).to_bytes(4, "big") + ssrc.to_bytes(4, "big")
+            self.sock.sendto(hdr + payload, dst)
+            time.sleep(interval)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def sdp_media(sdp_m):
+    """'m=audio 35012 RTP/AVP 8 0 101' (an EVENT's sdp_m) -> (port, [payload types])."""
+    parts = sdp_m.split()
+    return int(parts[1]), [int(p) for p in parts[3:]]
 
 
 class Stack:

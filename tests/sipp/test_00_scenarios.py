@@ -1,5 +1,6 @@
 """The SIPp scenarios themselves, peer to peer without the SBC (caller 127.0.5.1, callee 127.0.5.2):
 a scenario bug must show up here, not as a mysterious SBC failure later."""
+import re
 import time
 
 import pytest
@@ -101,3 +102,49 @@ def test_every_uas_answers_options(sbc_free, uas_scen):
     uac, uas = _pair(uas_scen, "options.xml")
     assert (uac.rc, uas.rc) == (0, 0), _diag(uac, uas)
     assert _kinds(uac) == ["FINAL"] and _kinds(uas) == ["OPTIONS"], _diag(uac, uas)
+
+
+def test_media_offer_and_sink(sbc_free):
+    """uac_media.xml offers -set fmts on -set sink_port with extra headers; uas_answer_sink.xml answers on
+    its sink port; RTP sent to the offer's port reaches the caller's sink."""
+    from sipp_harness import RtpSink, sdp_media
+    c_sink, g_sink = RtpSink(CALLER), RtpSink(CALLEE)
+    try:
+        uac, uas = _pair("uas_answer_sink.xml", "uac_media.xml",
+                         {"sets": {"sink_port": g_sink.port, "answer_pt": 0}},
+                         {"hold_ms": 800, "sets": {"fmts": "18 0 101", "sink_port": c_sink.port,
+                                                   "from_user": "+4930111", "from_name": "",
+                                                   "h1": "Privacy: id", "h2": "", "h3": ""}})
+        assert (uac.rc, uas.rc) == (0, 0), _diag(uac, uas)
+        assert _kinds(uac) == ["ANSWERED", "BYE_OK"] and _kinds(uas) == ["INVITE", "BYE"], _diag(uac, uas)
+        assert sdp_media(uas.events("INVITE")[0]["sdp_m"]) == (c_sink.port, [18, 0, 101]), _diag(uac, uas)
+        assert sdp_media(uac.events("ANSWERED")[0]["sdp_m"]) == (g_sink.port, [0, 101]), _diag(uac, uas)
+        with open(uac.msg_file) as f:
+            sent = f.read()
+        assert re.search(r"^Privacy: id\r?$", sent, re.M) and "From: <sip:+4930111@" in sent, sent[:1500]
+        g_sink.send((CALLER, c_sink.port), 0, b"\xff" * 160, 5, interval=0.005)
+        time.sleep(0.2)
+        assert c_sink.payload_types() == {0: 5}
+    finally:
+        c_sink.close()
+        g_sink.close()
+
+
+def test_dtmf_info_and_rfc4733_scenarios(sbc_free):
+    """uac_dtmf.xml plays the digits 1, 5, # as telephone-events; uac_dtmf_info.xml sends two INFOs,
+    which uas_answer_sink.xml answers and logs."""
+    from sipp_harness import RtpSink
+    sink = RtpSink(CALLEE)
+    try:
+        uac, uas = _pair("uas_answer_sink.xml", "uac_dtmf.xml", {"sets": {"sink_port": sink.port, "answer_pt": 8}},
+                         {"hold_ms": 200})
+        assert (uac.rc, uas.rc) == (0, 0), _diag(uac, uas)
+        assert sink.digits() == [1, 5, 11], sink.events()
+        uac, uas = _pair("uas_answer_sink.xml", "uac_dtmf_info.xml",
+                         {"sets": {"sink_port": sink.port, "answer_pt": 8}}, {"hold_ms": 200})
+        assert (uac.rc, uas.rc) == (0, 0), _diag(uac, uas)
+        infos = uas.events("INFO")
+        assert [(e["type"], e["body"]) for e in infos] == [("application/dtmf-relay", "Signal=5"),
+                                                          ("application/dtmf", "#")], _diag(uac, uas)
+    finally:
+        sink.close()
