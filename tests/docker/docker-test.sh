@@ -204,7 +204,7 @@ wait_healthy
 log "all four services healthy"
 export SBC_DOCKER_COMPOSE="docker-compose -p $project -f $top/docker/compose.yaml --env-file $work/test.env"
 export SBC_DOCKER_AGENT_PORT=$agent_port
-/usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider --junitxml="$work/pytest.xml" tests/docker/stack
+/usr/bin/python3 -m pytest -v -rfE -p no:cacheprovider --junitxml="$work/pytest.xml" tests/docker/stack
 rc=$?
 log "tests/docker/stack exited $rc"
 exit $rc
