@@ -427,13 +427,16 @@ static void sbct_fill_table(const sbct_builder_t *b, sbct_index_t *idx,
 		sbct_table_t *t, const uint32_t *slots)
 {
 	sbct_entry_t *tab = sbct_table_at(idx, t);
+	uint8_t *fp = sbct_fp_at(idx, t);
 	uint32_t i;
 
 	memset(tab, 0, (size_t)t->cap * sizeof(sbct_entry_t));
+	memset(fp, 0, t->cap);
 	for(i = 0; i < t->cap; i++) {
 		if(slots[i] == 0)
 			continue;
 		tab[i] = sbct_row(b, slots[i] - 1)->e;
+		fp[i] = sbct_fp(sbct_key_hash(tab[i].lo, tab[i].hi, tab[i].len));
 		t->count++;
 		if(tab[i].flags & SBCT_F_PREFIX)
 			idx->prefix_mask |= 1ULL << tab[i].len;
@@ -468,7 +471,8 @@ sbct_index_t *sbct_builder_finish(sbct_builder_t *b, sbct_build_stats_t *st)
 	size = SBCT_ALIGN(sizeof(sbct_index_t), 8)
 		   + (size_t)b->n_tenants * sizeof(sbct_tenant_t)
 		   + 64 + (size_t)cap_e * sizeof(sbct_entry_t)
-		   + 64 + (size_t)cap_p * sizeof(sbct_entry_t) + b->pool_len;
+		   + 64 + (size_t)cap_p * sizeof(sbct_entry_t) + 64 + cap_e + 64
+		   + cap_p + b->pool_len;
 	size = SBCT_ALIGN(size, 8);
 	idx = b->a.alloc(size, b->a.ctx);
 	if(idx == NULL) {
@@ -491,6 +495,10 @@ sbct_index_t *sbct_builder_finish(sbct_builder_t *b, sbct_build_stats_t *st)
 	idx->prefix.off = sbct_align_at(idx, off);
 	idx->prefix.cap = cap_p;
 	off = idx->prefix.off + (size_t)cap_p * sizeof(sbct_entry_t);
+	idx->exact.fp_off = sbct_align_at(idx, off);
+	off = idx->exact.fp_off + cap_e;
+	idx->prefix.fp_off = sbct_align_at(idx, off);
+	off = idx->prefix.fp_off + cap_p;
 	idx->off_pool = off;
 	idx->pool_size = b->pool_len;
 	memcpy((char *)idx + off, b->pool, b->pool_len);

@@ -302,16 +302,23 @@ static inline const sbct_entry_t *sbct_find(const sbct_index_t *idx,
 		const sbct_table_t *t, uint64_t lo, uint64_t hi, unsigned len)
 {
 	const sbct_entry_t *tab = sbct_table_at(idx, t);
+	const uint8_t *fps = sbct_fp_at(idx, t);
 	uint32_t cap = t->cap;
-	uint32_t i = sbct_home(lo, hi, len, cap);
+	uint64_t h = sbct_key_hash(lo, hi, len);
+	uint32_t i = sbct_slot(h, cap);
+	uint8_t want = sbct_fp(h), f;
 	const sbct_entry_t *e;
 
+	__builtin_prefetch(&tab[i]);
 	for(;;) {
-		e = &tab[i];
-		if(e->flags == 0)
+		f = fps[i];
+		if(f == 0)
 			return NULL;
-		if(e->lo == lo && e->hi == hi && e->len == len)
-			return e;
+		if(f == want) {
+			e = &tab[i];
+			if(e->lo == lo && e->hi == hi && e->len == len)
+				return e;
+		}
 		if(++i == cap)
 			i = 0;
 	}
