@@ -5,6 +5,8 @@ answered calls get their begin and end records delivered to it.
 The double authorizes everything when it has no rules; each test here scripts it through /_control and
 resets it afterwards, so the other test files always see a permissive agent.
 """
+import time
+
 import pytest
 
 import agent_control
@@ -31,6 +33,11 @@ def _assert_refused(sbc, code):
     assert u.rc == 0, diag
     got = sbc.peers.receivers(mark, callid)
     assert callid and got == [], "peers %r got an INVITE that should have been refused\n%s" % (got, diag)
+    # The refusal's CDR is the one row route[REJECT_RECORD] writes: no failed dialog CDR insert (CDR
+    # inserts are asynchronous: give them a moment).
+    time.sleep(1)
+    db_errors = [l for l in sbc.stack.log_since(off).splitlines() if "ERROR: db_mysql" in l]
+    assert db_errors == [], "\n".join(db_errors[:5]) + "\n" + diag
     return callid, off, diag
 
 
