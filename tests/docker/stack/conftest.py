@@ -15,9 +15,13 @@ import dockerstack  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
-    if not os.environ.get("SBC_DOCKER_COMPOSE"):
-        pytest.exit("tests/docker/stack runs only under tests/docker/docker-test.sh (make docker-test)",
-                    returncode=4)
+    if os.environ.get("SBC_DOCKER_COMPOSE"):
+        return
+    skip = pytest.mark.skip(reason="tests/docker/stack runs only under tests/docker/docker-test.sh "
+                                   "(make docker-test), against the stack it brings up")
+    for item in items:
+        if str(item.fspath).startswith(HERE + os.sep):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
