@@ -56,6 +56,8 @@ typedef struct ra_settings {
 	int outbox_timeout_ms;
 	int outbox_max_inflight;
 	int shm_max_records;
+	str node_id;
+	int outbox_lease_ms;
 } ra_settings_t;
 
 extern ra_settings_t ra_set;

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -19,6 +20,7 @@
 #include "../../core/rand/kam_rand.h"
 
 #include "ra_mod.h"
+#include "ra_stats.h"
 #include "ra_outbox_redis.h"
 
 #define RA_KEY_LEN 1024
@@ -32,6 +34,8 @@ static int ra_renabled = 0;
 /* per process */
 static redisContext *ra_rc = NULL;
 static long long ra_rretry_ms = 0;
+/* the sender's name in P:claim: node_id:pid */
+static char ra_owner[192];
 
 static const char *LUA_ENQ =
 		"redis.call('RPUSH',KEYS[1],ARGV[1]) "
@@ -39,8 +43,30 @@ static const char *LUA_ENQ =
 		"redis.call('ZADD',KEYS[3],'NX',ARGV[4],ARGV[2]) "
 		"return redis.call('INCR',KEYS[4])";
 
+/* claim up to ARGV[4] due calls for ARGV[3] until ARGV[2]: their pending
+ * time becomes the end of the lease, so no other sender sees them due
+ * before; returns tag, previous claimant ('' = none) pairs */
+static const char *LUA_CLAIM =
+		"local t = redis.call('ZRANGEBYSCORE',KEYS[1],'-inf',ARGV[1],"
+		"'LIMIT',0,tonumber(ARGV[4])) "
+		"local out = {} "
+		"for i = 1, #t do "
+		"redis.call('ZADD',KEYS[1],'XX',ARGV[2],t[i]) "
+		"local p = redis.call('HGET',KEYS[2],t[i]) "
+		"redis.call('HSET',KEYS[2],t[i],ARGV[3]) "
+		"out[#out + 1] = t[i] out[#out + 1] = p or '' end "
+		"return out";
+
+/* the head record was delivered (or refused for good): pop it if it is
+ * still the head; the claim is released and, if it was still ours, the
+ * call's next record is due at once */
 static const char *LUA_ACK =
-		"if redis.call('LINDEX',KEYS[1],0) ~= ARGV[1] then return -1 end "
+		"local mine = redis.call('HGET',KEYS[6],ARGV[2]) == ARGV[4] "
+		"if mine then redis.call('HDEL',KEYS[6],ARGV[2]) end "
+		"if redis.call('LINDEX',KEYS[1],0) ~= ARGV[1] then "
+		"if mine and redis.call('LLEN',KEYS[1]) > 0 then "
+		"redis.call('ZADD',KEYS[2],'XX',ARGV[3],ARGV[2]) end "
+		"return -1 end "
 		"redis.call('LPOP',KEYS[1]) "
 		"redis.call('DECR',KEYS[4]) "
 		"redis.call('HDEL',KEYS[5],ARGV[2]) "
@@ -48,16 +74,41 @@ static const char *LUA_ACK =
 		"if not n then "
 		"redis.call('ZREM',KEYS[2],ARGV[2]) "
 		"redis.call('ZREM',KEYS[3],ARGV[2]) return 0 end "
-		"redis.call('ZADD',KEYS[2],ARGV[3],ARGV[2]) "
+		"if mine then redis.call('ZADD',KEYS[2],ARGV[3],ARGV[2]) end "
 		"local c = string.match(n,'^RA1|%a|%d+|%d+|(%d+)|') "
 		"if c then redis.call('ZADD',KEYS[3],c,ARGV[2]) end "
 		"return 1";
 
+/* a failed delivery of a call we still hold: one more attempt counted,
+ * next attempt at ARGV[3], claim released; -2 when the claim is gone (our
+ * lease expired and another sender has the call now) */
+static const char *LUA_RETRY =
+		"if redis.call('HGET',KEYS[3],ARGV[1]) ~= ARGV[2] then return -2 end "
+		"redis.call('HDEL',KEYS[3],ARGV[1]) "
+		"redis.call('ZADD',KEYS[1],'XX',ARGV[3],ARGV[1]) "
+		"return redis.call('HINCRBY',KEYS[2],ARGV[1],1)";
+
+/* claims of this node's earlier senders (ARGV[1] = "node_id:", a
+ * restart): they are dead, their calls are due now */
+static const char *LUA_RELEASE_OWN =
+		"local h = redis.call('HGETALL',KEYS[2]) "
+		"local n = 0 "
+		"for i = 1, #h, 2 do "
+		"if string.sub(h[i + 1],1,#ARGV[1]) == ARGV[1] "
+		"and h[i + 1] ~= ARGV[2] then "
+		"redis.call('HDEL',KEYS[2],h[i]) "
+		"redis.call('ZADD',KEYS[1],'XX',ARGV[3],h[i]) n = n + 1 end end "
+		"return n";
+
+/* every waiting call that no sender holds is due now */
 static const char *LUA_FLUSH =
 		"local t = redis.call('ZRANGE',KEYS[1],0,-1) "
-		"for i = 1, #t do redis.call('ZADD',KEYS[1],0,t[i]) end "
+		"local n = 0 "
+		"for i = 1, #t do "
+		"if redis.call('HEXISTS',KEYS[3],t[i]) == 0 then "
+		"redis.call('ZADD',KEYS[1],0,t[i]) n = n + 1 end end "
 		"redis.call('DEL',KEYS[2]) "
-		"return #t";
+		"return n";
 
 int ra_redis_enabled(void)
 {
@@ -275,34 +326,109 @@ static int fetch_head(const char *tag, ra_due_t *d)
 	return 1;
 }
 
+void ra_redis_owner_init(void)
+{
+	char host[128];
+
+	if(ra_set.node_id.len > 0) {
+		snprintf(ra_owner, sizeof(ra_owner), "%.*s:%d", ra_set.node_id.len,
+				ra_set.node_id.s, (int)getpid());
+	} else {
+		if(gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "node");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(ra_owner, sizeof(ra_owner), "%s:%d", host, (int)getpid());
+	}
+}
+
+const char *ra_redis_owner(void)
+{
+	return ra_owner;
+}
+
+int ra_redis_release_own(long long now_ms)
+{
+	char kp[RA_KEY_LEN], kc[RA_KEY_LEN], mine[192];
+	redisReply *r;
+	long long n = 0;
+	const char *colon = strrchr(ra_owner, ':');
+
+	if(colon == NULL || !ra_redis_up())
+		return -1;
+	snprintf(mine, sizeof(mine), "%.*s", (int)(colon - ra_owner + 1),
+			ra_owner);
+	key(kp, "pending");
+	key(kc, "claim");
+	r = cmd_ok("release", redisCommand(ra_rc, "EVAL %s 2 %s %s %s %s %lld",
+								  LUA_RELEASE_OWN, kp, kc, mine, ra_owner,
+								  now_ms));
+	if(r == NULL)
+		return -1;
+	get_int(r, &n);
+	freeReplyObject(r);
+	if(n > 0)
+		LM_NOTICE("outbox: %lld calls held by this node's previous sender "
+				  "are due again\n",
+				n);
+	return (int)n;
+}
+
+long long ra_redis_lease_ms(void)
+{
+	return ra_set.outbox_lease_ms > 0 ? ra_set.outbox_lease_ms
+									  : ra_set.outbox_timeout_ms + 5000;
+}
+
+/* a call taken over from a sender whose lease ran out (a dead node, or
+ * one that lost Redis while sending): its head record may have reached
+ * the agent already, and is sent again (same tag and timestamps) */
+static void note_reclaim(const char *tag, redisReply *prev)
+{
+	if(prev->type != REDIS_REPLY_STRING || prev->len == 0
+			|| strcmp(prev->str, ra_owner) == 0)
+		return;
+	LM_NOTICE("outbox: Call-ID %s taken over from %s (its lease expired)\n",
+			tag, prev->str);
+	ra_stat_inc(RA_ST_OUTBOX_RECLAIMED);
+}
+
+/* a claimed call without records: forget it */
+static void drop_empty(const char *kp, const char *kc, const char *tag)
+{
+	freeReplyObject(redisCommand(ra_rc, "ZREM %s %s", kp, tag));
+	freeReplyObject(redisCommand(ra_rc, "HDEL %s %s", kc, tag));
+}
+
 int ra_redis_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy)
 {
-	char kp[RA_KEY_LEN];
+	char kp[RA_KEY_LEN], kc[RA_KEY_LEN];
 	redisReply *r;
+	const char *tag;
 	size_t i;
 	int n = 0, k;
 
 	if(!ra_redis_up())
 		return -1;
 	key(kp, "pending");
-	/* twice what fits: calls already in flight are skipped */
-	r = cmd_ok("ZRANGEBYSCORE",
-			redisCommand(ra_rc, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %d", kp,
-					now_ms, max * 2 + 8));
+	key(kc, "claim");
+	r = cmd_ok("claim", redisCommand(ra_rc, "EVAL %s 2 %s %s %lld %lld %s %d",
+								LUA_CLAIM, kp, kc, now_ms,
+								now_ms + ra_redis_lease_ms(), ra_owner, max));
 	if(r == NULL)
 		return -1;
-	for(i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && n < max;
-			i++) {
-		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| busy(r->element[i]->str))
+	for(i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+		if(r->element[i]->type != REDIS_REPLY_STRING)
 			continue;
-		k = fetch_head(r->element[i]->str, &out[n]);
+		tag = r->element[i]->str;
+		note_reclaim(tag, r->element[i + 1]);
+		/* ours already (in flight): the new claim is ours too */
+		if(busy(tag))
+			continue;
+		k = fetch_head(tag, &out[n]);
 		if(k < 0)
 			break;
 		if(k == 0) {
-			/* index entry without records: drop it */
-			freeReplyObject(redisCommand(ra_rc, "ZREM %s %s", kp,
-					r->element[i]->str));
+			drop_empty(kp, kc, tag);
 			continue;
 		}
 		n++;
@@ -314,7 +440,7 @@ int ra_redis_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy)
 int ra_redis_ack(const char *tag, const char *enc, int len, long long now_ms)
 {
 	char kq[RA_KEY_LEN], kp[RA_KEY_LEN], ks[RA_KEY_LEN], kd[RA_KEY_LEN],
-			kt[RA_KEY_LEN];
+			kt[RA_KEY_LEN], kc[RA_KEY_LEN];
 	redisReply *r;
 	long long v = -1;
 
@@ -324,9 +450,11 @@ int ra_redis_ack(const char *tag, const char *enc, int len, long long now_ms)
 	key(ks, "since");
 	key(kd, "depth");
 	key(kt, "tries");
-	r = cmd_ok("ack", redisCommand(ra_rc, "EVAL %s 5 %s %s %s %s %s %b %s %lld",
-							  LUA_ACK, kq, kp, ks, kd, kt, enc, (size_t)len,
-							  tag, now_ms));
+	key(kc, "claim");
+	r = cmd_ok("ack",
+			redisCommand(ra_rc, "EVAL %s 6 %s %s %s %s %s %s %b %s %lld %s",
+					LUA_ACK, kq, kp, ks, kd, kt, kc, enc, (size_t)len, tag,
+					now_ms, ra_owner));
 	if(r == NULL)
 		return -1;
 	get_int(r, &v);
@@ -336,29 +464,31 @@ int ra_redis_ack(const char *tag, const char *enc, int len, long long now_ms)
 	return 0;
 }
 
-int ra_redis_retry(const char *tag, long long now_ms)
+int ra_redis_retry(const char *tag, int attempts, long long now_ms)
 {
-	char kp[RA_KEY_LEN], kt[RA_KEY_LEN];
+	char kp[RA_KEY_LEN], kt[RA_KEY_LEN], kc[RA_KEY_LEN];
 	redisReply *r;
-	long long attempts = 1, delay;
+	long long n = -1, delay;
 
 	if(!ra_redis_up())
 		return -1;
 	key(kp, "pending");
 	key(kt, "tries");
-	r = cmd_ok("HINCRBY", redisCommand(ra_rc, "HINCRBY %s %s 1", kt, tag));
-	if(r == NULL)
-		return -1;
-	get_int(r, &attempts);
-	freeReplyObject(r);
-	delay = ra_backoff_ms((int)(attempts > 1000000 ? 1000000 : attempts),
+	key(kc, "claim");
+	delay = ra_backoff_ms(attempts + 1 > 1000000 ? 1000000 : attempts + 1,
 			ra_set.retry_min_ms, ra_set.retry_max_ms, kam_rand() % 1001);
-	r = cmd_ok("ZADD", redisCommand(ra_rc, "ZADD %s XX %lld %s", kp,
-							   now_ms + delay, tag));
+	r = cmd_ok("retry", redisCommand(ra_rc, "EVAL %s 3 %s %s %s %s %s %lld",
+								LUA_RETRY, kp, kt, kc, tag, ra_owner,
+								now_ms + delay));
 	if(r == NULL)
 		return -1;
+	get_int(r, &n);
 	freeReplyObject(r);
-	return (int)attempts;
+	if(n == -2)
+		LM_NOTICE("outbox: Call-ID %s is no longer ours (lease expired): "
+				  "its retry is left to the sender that holds it\n",
+				tag);
+	return (int)n;
 }
 
 int ra_redis_call_pending(const char *tag)
@@ -455,15 +585,16 @@ int ra_redis_list(ra_list_f cb, void *ctx, int max)
 
 int ra_redis_flush(void)
 {
-	char kp[RA_KEY_LEN], kt[RA_KEY_LEN];
+	char kp[RA_KEY_LEN], kt[RA_KEY_LEN], kc[RA_KEY_LEN];
 	redisReply *r;
 
 	if(!ra_redis_up())
 		return -1;
 	key(kp, "pending");
 	key(kt, "tries");
-	r = cmd_ok("flush",
-			redisCommand(ra_rc, "EVAL %s 2 %s %s", LUA_FLUSH, kp, kt));
+	key(kc, "claim");
+	r = cmd_ok("flush", redisCommand(ra_rc, "EVAL %s 3 %s %s %s", LUA_FLUSH,
+								kp, kt, kc));
 	if(r == NULL)
 		return -1;
 	freeReplyObject(r);

@@ -67,6 +67,9 @@ static void rpc_stats(rpc_t *rpc, void *ctx)
 			(unsigned long long)ra_stat_get(RA_ST_OUTBOX_RETRIES),
 			"stored_in_shm", (unsigned long long)ra_stat_get(RA_ST_OUTBOX_SHM),
 			"lost", (unsigned long long)ra_stat_get(RA_ST_OUTBOX_LOST));
+	rpc->struct_add(to, "JJ", "reclaimed",
+			(unsigned long long)ra_stat_get(RA_ST_OUTBOX_RECLAIMED),
+			"lease_ms", (unsigned long long)ra_redis_lease_ms());
 }
 
 static const char *rpc_stats_doc[] = {

@@ -99,7 +99,7 @@ static void schedule_retry(ra_flight_t *f, int count_it)
 	}
 	ra_stat_inc(RA_ST_OUTBOX_RETRIES);
 	if(f->d.in_redis) {
-		ra_redis_retry(f->d.tag, now);
+		ra_redis_retry(f->d.tag, f->d.attempts, now);
 		return;
 	}
 	ra_shmq_retry(f->d.tag,
@@ -269,7 +269,11 @@ void ra_sender_main(void)
 		return;
 	}
 	memset(ra_fl, 0, sizeof(*ra_fl) * ra_fl_max);
-	LM_INFO("outbox sender started (max %d in flight)\n", ra_fl_max);
+	ra_redis_owner_init();
+	if(ra_redis_enabled())
+		ra_redis_release_own(ra_now_ms());
+	LM_INFO("outbox sender %s started (max %d in flight, lease %lld ms)\n",
+			ra_redis_owner(), ra_fl_max, ra_redis_lease_ms());
 	for(;;) {
 		if(ra_flush_take()) {
 			LM_INFO("outbox flush: retrying every waiting call now\n");

@@ -32,7 +32,8 @@ static stat_var *ra_stat_vars[RA_ST_COUNT];
 static const char *ra_stat_names[RA_ST_COUNT] = {"auth_requests",
 		"auth_authorized", "auth_denied", "auth_failopen", "auth_failclosed",
 		"auth_abandoned", "outbox_enqueued", "outbox_delivered",
-		"outbox_dropped", "outbox_retries", "outbox_shm", "outbox_lost"};
+		"outbox_dropped", "outbox_retries", "outbox_shm", "outbox_lost",
+		"outbox_reclaimed"};
 
 static counter_val_t gauge_depth(void);
 static counter_val_t gauge_oldest_age(void);

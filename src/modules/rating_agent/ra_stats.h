@@ -34,6 +34,7 @@ typedef enum ra_stat {
 	RA_ST_OUTBOX_RETRIES,
 	RA_ST_OUTBOX_SHM,	  /* stored in shared memory (no/failed Redis) */
 	RA_ST_OUTBOX_LOST,	  /* could not be stored at all */
+	RA_ST_OUTBOX_RECLAIMED, /* taken over after another sender's lease */
 	RA_ST_COUNT
 } ra_stat_t;
 

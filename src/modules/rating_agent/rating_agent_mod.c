@@ -52,6 +52,7 @@ static char *p_tenant = "default";
 static char *p_xavp = "ra";
 static char *p_redis_url = "";
 static char *p_redis_prefix = "ra";
+static char *p_node_id = "";
 static char *p_field[RA_F_COUNT] = {"$xavp(sbct=>tenant)", "$fU", "", "$fu",
 		"$si", "$tu", ""};
 static ra_reason_map_t *p_reasons = NULL;
@@ -103,6 +104,8 @@ static param_export_t params[] = {
 		{"outbox_timeout_ms", PARAM_INT, &ra_set.outbox_timeout_ms},
 		{"outbox_max_inflight", PARAM_INT, &ra_set.outbox_max_inflight},
 		{"shm_max_records", PARAM_INT, &ra_set.shm_max_records},
+		{"node_id", PARAM_STRING, &p_node_id},
+		{"outbox_lease_ms", PARAM_INT, &ra_set.outbox_lease_ms},
 		{0, 0, 0}};
 
 struct module_exports exports = {
@@ -283,6 +286,15 @@ static int check_settings(void)
 	ra_set.redis_url.len = strlen(p_redis_url);
 	ra_set.redis_prefix.s = p_redis_prefix;
 	ra_set.redis_prefix.len = strlen(p_redis_prefix);
+	ra_set.node_id.s = p_node_id;
+	ra_set.node_id.len = strlen(p_node_id);
+	if(ra_set.outbox_lease_ms < 0
+			|| (ra_set.outbox_lease_ms > 0
+					&& ra_set.outbox_lease_ms <= ra_set.outbox_timeout_ms)) {
+		LM_ERR("outbox_lease_ms must be 0 (automatic) or longer than "
+			   "outbox_timeout_ms\n");
+		return -1;
+	}
 	return setup_fields();
 }
 
