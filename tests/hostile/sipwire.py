@@ -581,12 +581,17 @@ class Call:
                 return code, data
         return None, None
 
-    def invite(self, wait=10.0):
-        """INVITE with an SDP offer; ACKs a 2xx over the route set. Returns the final code."""
+    def invite(self, wait=10.0, linger=0.0):
+        """INVITE with an SDP offer; ACKs the final reply (a 2xx over the route set). Returns the final
+        code. With linger, keeps listening that many seconds after it: self.finals then lists every
+        distinct final reply (code, To tag) the INVITE got, so a second one would show."""
         body = SDP.format(ip=self.src_ip, port=self.media_port).encode() + b"\r\n"
         ruri = "sip:%s@%s:%d" % (self.did, self.sbc[0], self.sbc[1])
+        t0 = time.time()
         branch = self._send("INVITE", ruri, body=body)
         code, reply = self._final("INVITE", wait)
+        self.setup_time = time.time() - t0
+        self.finals = []
         if code is None:
             return None
         m = re.search(rb";\s*tag=([^;>\s]+)", header(reply, "to", "t") or b"")
@@ -599,6 +604,15 @@ class Call:
         else:
             # RFC 3261 17.1.1.3: the ACK of a negative reply is hop-by-hop, in the INVITE's transaction
             self._send("ACK", ruri, (), self.remote_tag, branch=branch, cseq=1)
+        self.finals.append((code, self.remote_tag))
+        end = time.time() + linger
+        while time.time() < end:
+            more, again = self._final("INVITE", end - time.time())
+            if more is not None:
+                m = re.search(rb";\s*tag=([^;>\s]+)", header(again, "to", "t") or b"")
+                key = (more, m.group(1).decode() if m else None)
+                if key not in self.finals:
+                    self.finals.append(key)
         return code
 
     def request(self, method="BYE", extra_routes=(), wait=5.0):
