@@ -7,11 +7,13 @@
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 #   make fuzz   run each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (default 60) each
 #   make docker-test   docker/compose.yaml for real: private Docker engine, images, SIPp call (not part of make test)
+#   make soak   hostile soak: calls + corpus replays + floods + dependency faults for SOAK_ARGS
+#               (default 10 minutes; e.g. SOAK_ARGS="--minutes 30 --cps 8"; tests/hostile/README.md)
 
 MODULES := sbc_tenant rating_agent
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench-index fuzz docker-test clean
+.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench-index fuzz docker-test soak clean
 
 all: modules
 
@@ -47,6 +49,9 @@ run-cluster: modules
 
 stop-cluster:
 	@scripts/cluster.sh stop
+
+soak: modules
+	@/usr/bin/python3 tests/hostile/soak.py $(SOAK_ARGS)
 
 bench-index: modules
 	@$(MAKE) -s -C bench/index

@@ -7,10 +7,8 @@ Two runs at once would share the stack, the peers' addresses and the SIPp ports:
 lock <SBC_RUNDIR>.lock first (up to SBC_TEST_LOCK_WAIT seconds, default 600).
 SIPp logs: $SBC_RUNDIR/sipp/ (default /tmp/sbc-test/sipp/), Kamailio's: $SBC_RUNDIR/kamailio.log.
 """
-import fcntl
 import os
 import sys
-import time
 
 import pytest
 
@@ -21,27 +19,11 @@ import sipp_harness as harness  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def suite_lock():
-    path = harness.RUNDIR.rstrip("/") + ".lock"
-    wait = float(os.environ.get("SBC_TEST_LOCK_WAIT", "600"))
-    f = open(path, "a+")
-    end = time.time() + wait
-    while True:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.time() > end:
-                f.seek(0)
-                pytest.exit("another run of the SIPp suite holds %s (%s) for more than %ds"
-                            % (path, f.read().strip(), wait), returncode=3)
-            time.sleep(0.5)
-    f.seek(0)
-    f.truncate()
-    f.write("pid %d since %s\n" % (os.getpid(), time.strftime("%H:%M:%S")))
-    f.flush()
-    yield
-    fcntl.flock(f, fcntl.LOCK_UN)
-    f.close()
+    try:
+        with harness.suite_lock(float(os.environ.get("SBC_TEST_LOCK_WAIT", "600"))):
+            yield
+    except TimeoutError as e:
+        pytest.exit("the SIPp suite: %s" % e, returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ stand in for the carrier and the AI gateways, and access to kamcmd, MariaDB and 
 Stdlib only (no PyPI here). Every SIPp runs under coreutils `timeout`, with its own control port, its
 own log files, and is stopped by the test that started it.
 """
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -106,6 +108,35 @@ def _free_port(ip, nxt, offsets=(0,), tcp=False, tries=200):
         if all(_bindable(ip, port + o, tcp) for o in offsets):
             return port
     raise RuntimeError("no free port on %s after %d tries" % (ip, tries))
+
+
+@contextlib.contextmanager
+def suite_lock(wait):
+    """Holds <RUNDIR>.lock (flock) while the stack is in use: one run of the suite (or of
+    tests/hostile/soak.py) at a time. Waits up to `wait` seconds; raises TimeoutError with what the
+    holder wrote into the file."""
+    path = RUNDIR.rstrip("/") + ".lock"
+    f = open(path, "a+")
+    end = time.time() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.time() > end:
+                    f.seek(0)
+                    raise TimeoutError("another run holds %s (%s) for more than %ds"
+                                       % (path, f.read().strip(), wait))
+                time.sleep(0.5)
+        f.seek(0)
+        f.truncate()
+        f.write("pid %d since %s\n" % (os.getpid(), time.strftime("%H:%M:%S")))
+        f.flush()
+        yield
+        fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        f.close()
 
 
 def log_dir():

@@ -18,14 +18,14 @@ are test_07_bad_input.py; the basic 403 per side with SIPp is test_04_rejections
 """
 import json
 import time
-import urllib.request
 import uuid
 
 import pytest
 
+import agent_control
 from hostile_common import (ALPHA_DID, OUTBOUND_NUMBER, SIDES, TARGET, TARGETS, RecorderPeers, raw_shot, shot,
                             sipwire, verdict, wait)
-from sipp_harness import AGENT_PORT, ALPHA_GWS, CARRIER_IP, PRIVATE
+from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE
 
 CORPUS = {e.name: e for e in sipwire.load_corpus()}
 # Corpus requests sent from the wrong place (each is a valid or relay-seeking request from a listed peer
@@ -147,12 +147,6 @@ SQL_CALLID = "hostile-sql-'\"\\`()<>--{}[]%27%3B@x"       # every char is legal 
 SQL_CALLER = "49');DROP/**/TABLE/**/tenants;--"            # legal in a SIP URI user part
 
 
-def _agent_requests(callid):
-    with urllib.request.urlopen("http://127.0.0.1:%d/_requests" % AGENT_PORT, timeout=5) as r:
-        reqs = json.loads(r.read())
-    return [x for x in reqs if isinstance(x.get("body"), dict) and x["body"].get("transaction_tag") == callid]
-
-
 def _tables(sbc):
     return sbc.stack.sql(
         "SELECT (SELECT COUNT(*) FROM tenants), (SELECT COUNT(*) FROM did_routing), "
@@ -192,7 +186,7 @@ def test_sql_metacharacters_stored_verbatim_change_nothing(sbc, peers, side, did
         assert rows[0][1] == caller, rows
     assert _tables(sbc) == before
     if want == sipwire.RELAYED:
-        auth = [r for r in _agent_requests(callid) if r["endpoint"] == "authorization"]
+        auth = [r for r in agent_control.requests(callid) if r["endpoint"] == "authorization"]
         assert len(auth) == 1 and auth[0]["body"]["transaction_tag"] == callid, auth
         if side == "public":
             assert caller in json.dumps(auth[0]["body"], ensure_ascii=False), auth[0]["body"]
