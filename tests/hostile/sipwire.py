@@ -13,6 +13,7 @@ Stdlib only. Everything binds to loopback addresses given by the caller.
 import os
 import re
 import select
+import selectors
 import socket
 import threading
 import time
@@ -110,7 +111,6 @@ class Entry:
                 self.lines.pop()
         self.transports = self.meta.get("transports", "udp tcp").split()
         self.sides = self.meta.get("sides", "private public").split()
-        self.category = self.meta.get("category", "misc")
         assert "expect" in self.meta, "%s: no '# expect:' line" % path
 
     def expect(self, proto, side):
@@ -138,9 +138,6 @@ class Entry:
         head, body = expanded[:blank], expanded[blank + 1:]
         body_b = self._subst(eol.join(body) + (eol if body else b""), ctx, None)
         head_b = self._subst(eol.join(head), ctx, len(body_b))
-        if "headers-only" in self.meta:
-            # the message ends right after the last header line (no empty line)
-            return head_b + eol
         return head_b + eol + eol + body_b
 
     @staticmethod
@@ -178,7 +175,6 @@ class Shot:
         self.label = label
         self.data = b""
         self.replies = []               # every message received, in order
-        self.acks = 0
         self.error = None               # could not send (e.g. TCP connect refused)
         self.closed = False             # TCP: the SBC closed the connection
         self.sock = None
@@ -299,17 +295,22 @@ class Shot:
                 self.sock.sendto(ack, self.dst)
             else:
                 self.sock.sendall(ack)
-            self.acks += 1
         except OSError:
             pass
 
 
-def send(shots, wait_for=None, quiet=1.5, deadline=15.0):
-    """Sends every shot at once and collects replies. Returns once every shot for which
-    wait_for(shot) is true has a final reply (or the deadline passed), plus `quiet` seconds more for
-    stragglers (a second final, a late reply to a message that should have been dropped)."""
+def send(shots, wait_for=None, quiet=1.5, deadline=15.0, spacing=0.0):
+    """Sends every shot (`spacing` seconds apart) and collects replies. Returns once every shot for
+    which wait_for(shot) is true has a final reply (or `deadline` seconds after the last one was sent),
+    plus `quiet` seconds more for stragglers (a second final, a late reply to a message that should have
+    been dropped)."""
+    sel = selectors.DefaultSelector()      # epoll: no limit on the number of sockets
     for s in shots:
         s.open()
+        if s.sock is not None:
+            sel.register(s.sock, selectors.EVENT_READ, s)
+        if spacing:
+            time.sleep(spacing)
     start = time.time()
     waiting = [s for s in shots if wait_for is None or wait_for(s)]
     settle_at = None
@@ -320,16 +321,12 @@ def send(shots, wait_for=None, quiet=1.5, deadline=15.0):
             settle_at = now + quiet
         if settle_at is not None and now >= settle_at:
             break
-        live = [s for s in shots if s.sock is not None]
-        if not live:
-            if settle_at is None:
-                settle_at = now + quiet
-            time.sleep(0.05)
-            continue
-        r, _, _ = select.select([s.sock for s in live], [], [], 0.1)
-        by_sock = {s.sock: s for s in live}
-        for sk in r:
-            by_sock[sk].on_readable()
+        for key, _ in sel.select(0.1):
+            sh = key.data
+            sh.on_readable()
+            if sh.sock is None:            # closed (TCP end of stream, error)
+                sel.unregister(key.fileobj)
+    sel.close()
     for s in shots:
         s.close()
     return shots

@@ -112,7 +112,7 @@ class Soak:
     def replay_corpus(self):
         shots = [shot(e, p, s) for e in self.corpus for p in e.transports for s in e.sides]
         sipwire.send(shots, wait_for=lambda s: sipwire.DROPPED not in s.entry.expect(s.proto, s.side),
-                     quiet=1.5, deadline=15.0)
+                     quiet=1.5, deadline=15.0, spacing=0.005)
         wrong = ["%s/%s/%s: %s" % (s.entry.name, s.proto, s.side, s.outcome()) for s in shots
                  if s.outcome() not in s.entry.expect(s.proto, s.side)]
         self.totals["corpus_sent"] += len(shots)
