@@ -205,8 +205,9 @@ class Soak:
 
     def final_checks(self, pid, off, shm0, out0):
         stack = self.sbc.stack
-        # Everything restarted and settled: outbox drained, calls ended.
-        agent_control.reset()
+        # Everything restarted and settled: outbox drained, calls ended. (No /_reset: it would clear
+        # what the running double received.)
+        agent_control.rules()
         stack.kamcmd("rating_agent.flush")
         drained = wait(lambda: parse_kamcmd(stack.kamcmd("rating_agent.stats"))["outbox"]["depth"] == "0", 60, 0.5)
         settled = wait(lambda: not stack.dialog_callids() and not stack.rtpe_calls(), 30, 0.5)
