@@ -14,8 +14,7 @@ and outbound calls (gateway -> carrier) at half that, short holds. A chunk is ei
   a fault   one dependency is killed (rtpengine, Redis, agent: SIGKILL) or stopped (MariaDB: SIGTERM)
             for --outage seconds, then restarted (scripts/stack.sh start): calls must complete when the
             dependency is not on the call path (Redis, MariaDB), may fail while it is (rtpengine, the
-            rating agent: fail closed) and in the recovery chunk after rtpengine (the module retries a
-            dead rtpengine after RTPE_DISABLE_TOUT, 20 s);
+            rating agent: fail closed) and in the recovery chunk after rtpengine;
 and faults come every --fault-every chunks, in the order of --faults. At the end, after a settling
 pause: the same Kamailio process is running and logged no crash, no dialog or rtpengine session is
 left, the rating outbox is empty and every answered call's begin and end reached the agent exactly
