@@ -613,6 +613,21 @@ class Stack:
             return self._stack("stop")[1]
         return ""
 
+    @contextlib.contextmanager
+    def kamailio_args(self, extra):
+        """Kamailio restarted with extra arguments for the with-block (e.g. ' -A NO_RATING'), then
+        restarted as it was, also when the block fails."""
+        old = self.env.get("SBC_KAMAILIO_ARGS", "")
+        self.env["SBC_KAMAILIO_ARGS"] = old + extra
+        try:
+            rc, out = self._stack("restart-kamailio")
+            assert rc == 0, out + self.log_tail()
+            yield
+        finally:
+            self.env["SBC_KAMAILIO_ARGS"] = old
+            rc, out = self._stack("restart-kamailio")
+            assert rc == 0, out
+
     def kamailio_pid(self):
         try:
             with open(os.path.join(RUNDIR, "kamailio.pid")) as f:

@@ -162,16 +162,8 @@ def test_call_events_logged_one_line_each(sbc):
 @pytest.fixture
 def short_dialogs(sbc):
     """Kamailio restarted with DLG_TIMEOUT=3 for one test, then restarted as it was."""
-    old = sbc.stack.env.get("SBC_KAMAILIO_ARGS", "")
-    sbc.stack.env["SBC_KAMAILIO_ARGS"] = old + " -A DLG_TIMEOUT=3"
-    try:
-        rc, out = sbc.stack._stack("restart-kamailio")
-        assert rc == 0, out + sbc.stack.log_tail()
+    with sbc.stack.kamailio_args(" -A DLG_TIMEOUT=3"):
         yield 3
-    finally:
-        sbc.stack.env["SBC_KAMAILIO_ARGS"] = old
-        rc, out = sbc.stack._stack("restart-kamailio")
-        assert rc == 0, out
 
 
 def test_cdr_call_ended_by_dialog_timeout(sbc, short_dialogs):

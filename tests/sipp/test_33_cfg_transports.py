@@ -234,17 +234,10 @@ def tls(sbc):
         return
     subprocess.run([os.path.join(REPO, "scripts", "gen-cert.sh"), CERT_DIR, PUBLIC_IP], check=True,
                    stdout=subprocess.DEVNULL)
-    old = sbc.stack.env.get("SBC_KAMAILIO_ARGS", "")
-    sbc.stack.env["SBC_KAMAILIO_ARGS"] = (old + ' -A WITH_TLS -A TLS_PORT=%d -A TLS_CERT="%s/sbc-cert.pem"'
-                                          ' -A TLS_KEY="%s/sbc-key.pem"' % (TLS_PORT, CERT_DIR, CERT_DIR))
-    try:
-        rc, out = sbc.stack._stack("restart-kamailio")
-        assert rc == 0 and _listening_tcp(PUBLIC_IP, TLS_PORT), out + sbc.stack.log_tail()
+    with sbc.stack.kamailio_args(' -A WITH_TLS -A TLS_PORT=%d -A TLS_CERT="%s/sbc-cert.pem"'
+                                 ' -A TLS_KEY="%s/sbc-key.pem"' % (TLS_PORT, CERT_DIR, CERT_DIR)):
+        assert _listening_tcp(PUBLIC_IP, TLS_PORT), sbc.stack.log_tail()
         yield TLS_PORT
-    finally:
-        sbc.stack.env["SBC_KAMAILIO_ARGS"] = old
-        rc, out = sbc.stack._stack("restart-kamailio")
-        assert rc == 0, out
 
 
 @pytest.fixture

@@ -14,18 +14,12 @@ CAPTURE_ID = 2077
 @pytest.fixture(scope="module")
 def hep(sbc):
     col = HepCollector()
-    old = sbc.stack.env.get("SBC_KAMAILIO_ARGS", "")
-    sbc.stack.env["SBC_KAMAILIO_ARGS"] = old + ' -A WITH_HEP -A HEP_COLLECTOR="sip:%s:%d" -A HEP_CAPTURE_ID=%d' % (
-        col.addr[0], col.addr[1], CAPTURE_ID)
     try:
-        rc, out = sbc.stack._stack("restart-kamailio")
-        assert rc == 0, out
-        yield col
+        with sbc.stack.kamailio_args(' -A WITH_HEP -A HEP_COLLECTOR="sip:%s:%d" -A HEP_CAPTURE_ID=%d' % (
+                col.addr[0], col.addr[1], CAPTURE_ID)):
+            yield col
     finally:
         col.close()
-        sbc.stack.env["SBC_KAMAILIO_ARGS"] = old
-        rc, out = sbc.stack._stack("restart-kamailio")
-        assert rc == 0, out
 
 
 def _first_lines(pkts):
