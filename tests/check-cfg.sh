@@ -87,6 +87,8 @@ check "CTL_SOCKET" -A 'CTL_SOCKET="unix:/tmp/kamailio-sbc-check.ctl"'
 check "GW_AUTH off" -A GW_AUTH=0
 check "cluster peers" -A WITH_CLUSTER -A 'DMQ_NOTIFY2="sip:127.0.1.3:5062"' \
 	-A 'CLUSTER_ALIASES=127.0.1.2:5060 127.0.2.2:5060 127.0.2.2:5061'
+check "advertised public address" -A PUBLIC_ADVERTISED_IP=203.0.113.10
+check "advertised public address, TLS" -A PUBLIC_ADVERTISED_IP=203.0.113.10 -A WITH_TLS
 check "site addresses" -A PRIVATE_IP=10.0.0.10 -A PUBLIC_IP=192.0.2.10 -A SIP_PORT=5080 \
 	-A 'DBURL="mysql://kamailio:secret@10.0.0.20:3306/kamailio"'
 
