@@ -196,6 +196,14 @@ def test_redis_killed_outbox_falls_back_nothing_acknowledged_lost(sbc):
             sbc.stack.start()
         assert wait(lambda: _redis("PING") == "PONG", 10)
         assert {cid: _redis("LLEN", "ra:q:" + cid) for cid in in_redis} == acked, "Redis lost records it had acknowledged"
+        # Redis is back: the next calls' records go to Redis again, also from SIP workers whose link
+        # to the old Redis process is stale (one reconnect and retry), none to shared memory.
+        st1 = _ra_stats(sbc)
+        after = _calls(sbc, 4, "redis-back")
+        assert wait(lambda: all(_redis("LLEN", "ra:q:" + cid) == "2" for cid in after), 10), \
+            ({cid: _redis("LLEN", "ra:q:" + cid) for cid in after}, _ra_stats(sbc))
+        assert _ra_stats(sbc)["stored_in_shm"] == st1["stored_in_shm"], (st1, _ra_stats(sbc))
+        in_shm += after
         agent_control.reset()
         sbc.stack.kamcmd("rating_agent.flush")
         assert wait(lambda: int(_ra_stats(sbc)["depth"]) == 0, 30), _ra_stats(sbc)

@@ -256,16 +256,32 @@ int ra_redis_put(const char *tag, const char *enc, int len, long long now_ms,
 {
 	char kq[RA_KEY_LEN], kp[RA_KEY_LEN], ks[RA_KEY_LEN], kd[RA_KEY_LEN];
 	redisReply *r;
+	int stale;
 
-	if(!ra_redis_up() || qkey(kq, tag) < 0)
+	if(qkey(kq, tag) < 0)
 		return -1;
 	key(kp, "pending");
 	key(ks, "since");
 	key(kd, "depth");
-	r = cmd_ok("enqueue",
-			redisCommand(ra_rc, "EVAL %s 4 %s %s %s %s %b %s %lld %lld",
-					LUA_ENQ, kq, kp, ks, kd, enc, (size_t)len, tag, now_ms,
-					created_ms));
+	/* a link this process opened before Redis restarted fails on its first
+	 * use: then one new connection and one more try, so that the record
+	 * does not end up in shared memory (lost on restart) for that alone;
+	 * a retry after a lost reply may store the record twice (delivery is
+	 * at least once, the agent sees the same record) */
+	stale = (ra_rc != NULL);
+	for(;;) {
+		if(!ra_redis_up())
+			return -1;
+		r = redisCommand(ra_rc, "EVAL %s 4 %s %s %s %s %b %s %lld %lld",
+				LUA_ENQ, kq, kp, ks, kd, enc, (size_t)len, tag, now_ms,
+				created_ms);
+		if(r != NULL || !stale)
+			break;
+		fail("enqueue (reconnecting once)");
+		ra_rretry_ms = 0;
+		stale = 0;
+	}
+	r = cmd_ok("enqueue", r);
 	if(r == NULL)
 		return -1;
 	freeReplyObject(r);
