@@ -50,6 +50,8 @@ CLUSTER_ENV = {
     "SBC_RTPE_PRIVATE_IP": RTPE_PRIVATE_IP,
     "SBC_RTPE_PUBLIC_IP": RTPE_PUBLIC_IP,
     "SBC_DATA_SQL": os.path.join(HERE, "fixtures.sql"),
+    # leases of 6 s (refreshed every 2 s): a dead node's calls stop counting within the tests' time
+    "SBC_CLUSTER_ARGV": "-A\nCLUSTER_LEASE_S=6",
 }
 
 CLUSTER_PEERS = {CARRIER_IP: "uas_answer.xml", GWS_10[0]: "uas_answer.xml", GWS_10[1]: "uas_answer.xml",

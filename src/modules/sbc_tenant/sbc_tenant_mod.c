@@ -7,7 +7,8 @@
  * did_routing in sbct_db_packed.c), change tracking in
  * sbct_track.c, the xavp result in sbct_lookup.c, per-tenant limits in
  * sbct_limits.c (counters) and sbct_check.c (cfg check, dialog binding),
- * RPC in sbct_rpc.c, statistics in sbct_stats.c.
+ * limits across a cluster in sbct_cluster.c (Redis) and sbct_lease.c (the
+ * node's leases), RPC in sbct_rpc.c, statistics in sbct_stats.c.
  *
  * This program is free software; you can redistribute it and/or modify
  * it under the terms of the GNU General Public License as published by
@@ -22,6 +23,7 @@
 #include "../../core/sr_module.h"
 
 #include "sbct_check.h"
+#include "sbct_cluster.h"
 #include "sbct_db.h"
 #include "sbct_db_int.h"
 #include "sbct_index.h"
@@ -38,6 +40,7 @@ static int child_init(int rank);
 static void mod_destroy(void);
 static int w_sbc_tenant_lookup(sip_msg_t *msg, char *did, char *p2);
 static int w_sbc_tenant_check_limits(sip_msg_t *msg, char *p1, char *p2);
+static int w_sbc_tenant_dialog_end(sip_msg_t *msg, char *p1, char *p2);
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
@@ -45,6 +48,8 @@ static cmd_export_t cmds[] = {
 		fixup_spve_null, fixup_free_spve_null, ANY_ROUTE},
 	{"sbc_tenant_check_limits", (cmd_function)w_sbc_tenant_check_limits, 0,
 		0, 0, REQUEST_ROUTE},
+	{"sbc_tenant_dialog_end", (cmd_function)w_sbc_tenant_dialog_end, 0,
+		0, 0, ANY_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -58,6 +63,11 @@ static param_export_t params[] = {
 	{"version_table", PARAM_STR, &sbct_version_table},
 	{"reload_check_interval", PARAM_INT, &sbct_reload_check_interval},
 	{"counters_size", PARAM_INT, &sbct_counters_size},
+	{"cluster_redis_url", PARAM_STR, &sbct_cluster_redis_url},
+	{"cluster_prefix", PARAM_STR, &sbct_cluster_prefix},
+	{"cluster_lease", PARAM_INT, &sbct_cluster_lease_s},
+	{"cluster_timeout_ms", PARAM_INT, &sbct_cluster_timeout_ms},
+	{"node_id", PARAM_STR, &sbct_node_id},
 	{0, 0, 0}
 };
 
@@ -100,6 +110,8 @@ static int mod_init(void)
 	}
 	if(sbct_check_init(info.tenants) < 0)
 		return -1;
+	if(sbct_cluster_mod_init() < 0)
+		return -1;
 	if(sbct_track_mod_init() < 0)
 		return -1;
 	return 0;
@@ -110,6 +122,8 @@ static int child_init(int rank)
 	/* after every mod_init, before forking: the process count is final */
 	if(rank == PROC_INIT)
 		return sbct_slots_init(get_max_procs());
+	if(sbct_cluster_child_init(rank) < 0)
+		return -1;
 	return sbct_track_child_init(rank);
 }
 
@@ -117,6 +131,7 @@ static void mod_destroy(void)
 {
 	sbct_shared_destroy();
 	sbct_check_destroy();
+	sbct_cluster_destroy();
 }
 
 static int w_sbc_tenant_lookup(sip_msg_t *msg, char *did, char *p2)
@@ -143,6 +158,18 @@ static int ki_sbc_tenant_check_limits(sip_msg_t *msg)
 	return sbct_check_limits_msg(msg);
 }
 
+static int w_sbc_tenant_dialog_end(sip_msg_t *msg, char *p1, char *p2)
+{
+	(void)p1;
+	(void)p2;
+	return sbct_dialog_end_msg(msg);
+}
+
+static int ki_sbc_tenant_dialog_end(sip_msg_t *msg)
+{
+	return sbct_dialog_end_msg(msg);
+}
+
 static int ki_sbc_tenant_lookup(sip_msg_t *msg, str *did)
 {
 	str s = STR_NULL;
@@ -161,6 +188,11 @@ static sr_kemi_t sr_kemi_sbc_tenant_exports[] = {
 	},
 	{ str_init("sbc_tenant"), str_init("check_limits"),
 		SR_KEMIP_INT, ki_sbc_tenant_check_limits,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("sbc_tenant"), str_init("dialog_end"),
+		SR_KEMIP_INT, ki_sbc_tenant_dialog_end,
 		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},

@@ -23,6 +23,13 @@ void sbct_check_destroy(void);
  * tenant, -5 error). On 1 the call holds a slot until its dialog ends. */
 int sbct_check_limits_msg(sip_msg_t *msg);
 
+/* event_route[dialog:end] with limits across a cluster: the call of
+ * another node ended on this one (a replicated dialog), its lease is
+ * removed at once. 1: this node's own call (its dialog callbacks release
+ * it), 2: another node's lease removed, -1: nothing to do (no cluster, no
+ * dialog, a call without lease) or Redis unreachable (the lease runs out) */
+int sbct_dialog_end_msg(sip_msg_t *msg);
+
 /* the shared counters (for RPC and statistics), NULL before init */
 sbct_counters_t *sbct_counters(void);
 

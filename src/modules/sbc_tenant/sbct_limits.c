@@ -177,6 +177,14 @@ int sbct_limits_check(sbct_counter_t *c, int32_t max_calls, int32_t max_cps,
 	return SBCT_LIMIT_OK;
 }
 
+void sbct_limits_count_refusal(sbct_counter_t *c, int rc)
+{
+	if(rc == SBCT_LIMIT_CALLS)
+		ADD(&c->rejected_calls, 1);
+	else if(rc == SBCT_LIMIT_CPS)
+		ADD(&c->rejected_cps, 1);
+}
+
 static uint32_t sbct_win_count(uint64_t w, uint64_t sec)
 {
 	return (w >> 32) == (sec & 0xffffffffULL) ? (uint32_t)w : 0;

@@ -87,6 +87,10 @@ sbct_counter_t *sbct_counter_at(sbct_counters_t *t, uint32_t i);
 int sbct_limits_check(sbct_counter_t *c, int32_t max_calls, int32_t max_cps,
 		uint64_t now_ns, uint64_t *retry_ns);
 
+/* a call refused elsewhere (the cluster's Redis) for rc (SBCT_LIMIT_CALLS
+ * or SBCT_LIMIT_CPS): counted with this node's refusals */
+void sbct_limits_count_refusal(sbct_counter_t *c, int rc);
+
 /* the parts of sbct_limits_check(), for tests and special callers */
 int sbct_calls_acquire(sbct_counter_t *c, int32_t max_calls);
 void sbct_calls_release(sbct_counter_t *c);

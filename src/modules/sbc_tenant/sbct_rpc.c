@@ -18,6 +18,7 @@
 
 #include "sbct_check.h"
 #include "sbct_index.h"
+#include "sbct_cluster.h"
 #include "sbct_limits.h"
 #include "sbct_lookup.h"
 #include "sbct_reload.h"
@@ -130,6 +131,10 @@ static void sbct_rpc_tenant(rpc_t *rpc, void *ctx, const sbct_tenant_info_t *ti,
 			(unsigned long long)cs.accepted, "rejected_calls",
 			(unsigned long long)cs.rejected_calls, "rejected_cps",
 			(unsigned long long)cs.rejected_cps);
+	/* live calls of every node (-1: Redis not reachable from here) */
+	if(sbct_cluster_enabled())
+		rpc->struct_add(th, "L", "cluster_calls",
+				sbct_cluster_tenant_calls(ti->id));
 }
 
 static const char *sbct_rpc_list_doc[] = {
@@ -277,6 +282,7 @@ static void sbct_rpc_stats(rpc_t *rpc, void *ctx)
 	sbct_rpc_stats_index(rpc, th, &st);
 	sbct_rpc_stats_reloads(rpc, th, &st);
 	sbct_rpc_stats_calls(rpc, th);
+	sbct_cluster_rpc_stats(rpc, th);
 }
 
 rpc_export_t sbct_rpc_cmds[] = {

@@ -13,6 +13,7 @@
 #include "../../core/dprint.h"
 
 #include "sbct_check.h"
+#include "sbct_cluster.h"
 #include "sbct_index.h"
 #include "sbct_limits.h"
 #include "sbct_reload.h"
@@ -37,7 +38,9 @@ enum
 	SBCT_ST_ROWS_SKIPPED,
 	SBCT_ST_VERSION_CHECK_ERRORS,
 	SBCT_ST_CHANGE_RELOADS,
-	SBCT_ST_LIVE_CALLS
+	SBCT_ST_LIVE_CALLS,
+	SBCT_ST_CLUSTER_FALLBACK,
+	SBCT_ST_CLUSTER_ERRORS
 };
 
 static counter_val_t sbct_reload_cnt(counter_handle_t h, void *param)
@@ -61,6 +64,10 @@ static counter_val_t sbct_reload_cnt(counter_handle_t h, void *param)
 			return (counter_val_t)st.timer_reloads_ok;
 		case SBCT_ST_LIVE_CALLS:
 			return (counter_val_t)sbct_live_calls_total();
+		case SBCT_ST_CLUSTER_FALLBACK:
+			return (counter_val_t)sbct_cluster_fallback_checks();
+		case SBCT_ST_CLUSTER_ERRORS:
+			return (counter_val_t)sbct_cluster_redis_errors();
 	}
 	return 0;
 }
@@ -125,6 +132,13 @@ static counter_def_t sbct_cnt_defs[] = {
 		{0, "rows_skipped", CNT_F_NO_RESET, sbct_reload_cnt,
 				(void *)(long)SBCT_ST_ROWS_SKIPPED,
 				"rows skipped by the load of the live index"},
+		{0, "cluster_fallback_checks", CNT_F_NO_RESET, sbct_reload_cnt,
+				(void *)(long)SBCT_ST_CLUSTER_FALLBACK,
+				"limit checks done on this node's counters: cluster Redis"
+				" not reachable"},
+		{0, "cluster_redis_errors", CNT_F_NO_RESET, sbct_reload_cnt,
+				(void *)(long)SBCT_ST_CLUSTER_ERRORS,
+				"failed cluster Redis connections and commands"},
 		{0, 0, 0, 0, 0, 0}};
 
 int sbct_stats_init(void)
