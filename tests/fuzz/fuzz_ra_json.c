@@ -12,7 +12,8 @@
  *        destination_account_tag, source, source_ip, destination,
  *        carrier_ip: ra_json_build_request()
  * Invariants: a parsed authorization agrees with json-c's own reading of
- * the same body (authorized, reason, account, units, number of carriers);
+ * the same body (authorized, authorized_destination, reason, account,
+ * units, balance, number of carriers);
  * every carrier kept is valid, prints back (ra_carrier_str) to a string
  * that parses to the same carrier, and gives a SIP URI; a decision either
  * lets the call go on with no reply code, or carries a 300..699 reply with
@@ -26,6 +27,7 @@
  * (at your option) any later version.
  */
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,7 @@ static void check_auth_fields(
 	json_tokener *tok = json_tokener_new();
 	json_object *o, *v;
 	char s[RA_ACCOUNT_LEN];
+	double d;
 	int i;
 
 	FUZZ_CHECK(tok != NULL, "json_tokener_new");
@@ -93,9 +96,21 @@ static void check_auth_fields(
 					   && json_object_is_type(v, json_type_boolean)
 					   && json_object_get_boolean(v) == r->authorized,
 			"authorized");
-	FUZZ_CHECK(r->authorized_destination >= -1
-					   && r->authorized_destination <= 1,
-			"authorized_destination %d", r->authorized_destination);
+	if(json_object_object_get_ex(o, "authorized_destination", &v))
+		FUZZ_CHECK(r->authorized_destination == json_object_get_boolean(v),
+				"authorized_destination %d", r->authorized_destination);
+	else
+		FUZZ_CHECK(r->authorized_destination == -1,
+				"authorized_destination %d", r->authorized_destination);
+	if(json_object_object_get_ex(o, "balance", &v) && v != NULL) {
+		d = json_object_get_double(v);
+		FUZZ_CHECK(r->has_balance
+						   && (r->balance == d
+								   || (isnan(d) && isnan(r->balance))),
+				"balance");
+	} else {
+		FUZZ_CHECK(!r->has_balance, "balance absent");
+	}
 	FUZZ_CHECK(member_str(o, "unauthorized_reason", s, RA_REASON_LEN)
 							   == !r->reason_null
 					   && strcmp(s, r->reason) == 0,
