@@ -334,6 +334,11 @@ static int fetch_head(const char *tag, ra_due_t *d)
 		return -1;
 	}
 	r = cmd_ok("HGET", redisCommand(ra_rc, "HGET %s %s", kt, tag));
+	if(r == NULL && ra_rc == NULL) {
+		/* the link dropped (Redis went away): the caller must stop using it */
+		ra_due_free(d);
+		return -1;
+	}
 	if(r && get_int(r, &tries) == 0)
 		d->attempts = (int)tries;
 	if(r)
@@ -580,6 +585,11 @@ int ra_redis_list(ra_list_f cb, void *ctx, int max)
 			break;
 		t = cmd_ok("HGET",
 				redisCommand(ra_rc, "HGET %s %s", kt, r->element[i]->str));
+		if(t == NULL && ra_rc == NULL) {
+			/* the link dropped: no more commands on it */
+			freeReplyObject(l);
+			break;
+		}
 		tries = 0;
 		if(t) {
 			get_int(t, &tries);

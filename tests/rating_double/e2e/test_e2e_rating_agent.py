@@ -6,6 +6,9 @@ See harness.py for addresses and RA_MODULE_DIR.
 """
 import calendar
 import os
+import re
+import socket
+import threading
 import time
 
 import pytest
@@ -348,3 +351,91 @@ def test_cancel_while_authorization_pending_one_reply(st):
              "late answer counted as abandoned")
     time.sleep(0.5)
     assert endpoints(st.requests(cids[0])) == ["authorization"]  # never answered: no begin
+
+
+class DroppingRedisProxy:
+    """TCP proxy in front of the test Redis that, once armed, closes the connection carrying the next
+    HGET command instead of forwarding it: Redis lost in the middle of a batch of commands."""
+
+    HGET = re.compile(rb"^\*\d+\r\n\$4\r\nHGET\r\n")
+
+    def __init__(self, redis_port, port):
+        self.redis_port = redis_port
+        self.port = port
+        self.armed = threading.Event()
+        self.drops = 0
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", port))
+        self.lsock.listen(64)
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                client, _ = self.lsock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.redis_port))
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, from_client):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_client and self.armed.is_set() and self.HGET.match(data):
+                    self.armed.clear()
+                    self.drops += 1
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.stopped = True
+        self.lsock.close()
+
+
+def test_redis_link_dropped_in_a_sender_batch_no_crash(st):
+    """The sender reads each due call's head record and attempts (LINDEX, HGET); Redis goes away at
+    an HGET with more calls of the batch to go. The sender must stop using the dropped link (it
+    used it again and died on a freed context: seen in the hostile soak), reconnect, and deliver
+    every record once, in order."""
+    proxy = DroppingRedisProxy(st.redis_port, st.redis_port - 1)
+    log_path = os.path.join(st.rundir, "kamailio.log")
+    log_off = os.path.getsize(log_path)
+    st.stop_kamailio()
+    st.start_kamailio(RA_REDIS='"redis://127.0.0.1:%d/0"' % proxy.port)
+    try:
+        st.rules({"match": {"endpoint": "begin_transaction"}, "action": "error"},
+                 {"match": {"endpoint": "end_transaction"}, "action": "error"})
+        rc, cids, codes = st.call("9600", expect=200, hold_ms=200, calls=4, rate=10)
+        assert rc == 0 and codes.count(200) == 4
+        wait_for(lambda: st.stats()["outbox.depth"] == 8, 10, "8 records waiting")
+        kpid = st.procs["kamailio"].pid
+        st.reset_agent()
+        proxy.armed.set()
+        st.rpc("rating_agent.flush")
+        wait_for(lambda: proxy.drops == 1, 10, "the link dropped at an HGET")
+        wait_for(lambda: st.stats().get("outbox.depth") == 0, 30, "delivered after the drop")
+        assert st.procs["kamailio"].poll() is None and st.procs["kamailio"].pid == kpid
+        with open(log_path, errors="replace") as f:
+            f.seek(log_off)
+            assert "exited by a signal" not in f.read()
+        calls = by_call(st.requests())
+        assert sorted(calls) == sorted(cids)
+        assert all(endpoints(r) == ["begin_transaction", "end_transaction"] for r in calls.values())
+    finally:
+        st.stop_kamailio()
+        proxy.close()
+        st.start_kamailio()
