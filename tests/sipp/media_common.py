@@ -8,7 +8,6 @@ import time
 
 from sipp_harness import CARRIER_IP, PRIVATE, RtpSink, sdp_media
 from tenant_common import TenantRows
-from test_30_cfg_cdr import cdr_rows
 
 
 class SinkGateway:
@@ -87,15 +86,3 @@ def wait_log(sbc, off, callid, needle, timeout=5.0):
         if needle in log or time.time() > end:
             return log
         time.sleep(0.1)
-
-
-def cdrs_since(sbc, callid, t0, cols=("sip_code", "cause", "side")):
-    """acc_cdrs rows of callid written since t0 (time.time()): the test database lives as long as its
-    run dir, and SIPp Call-IDs (<call>-<pid>@<ip>) come back once pids wrap."""
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0 - 1))
-    end = time.time() + 6
-    while True:
-        rows = [r for r in cdr_rows(sbc, callid, cols=("time",) + tuple(cols), timeout=0) if r["time"] >= since]
-        if rows or time.time() > end:
-            return rows
-        time.sleep(0.2)

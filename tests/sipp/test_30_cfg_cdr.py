@@ -182,7 +182,8 @@ def test_cdr_call_ended_by_dialog_timeout(sbc, short_dialogs):
     cdr = one_cdr(sbc, off, callid, u)
     diag = "%r\n%s" % (cdr, diag)
     assert (cdr["sip_code"], cdr["cause"], cdr["side"]) == ("200", "timeout", "sbc"), diag
-    assert cdr["tenant"] == "alpha" and 2.5 <= float(cdr["duration"]) <= 6.0, diag
+    # The dialog timer ticks once a second: the call may end up to 1 s before DLG_TIMEOUT.
+    assert cdr["tenant"] == "alpha" and 2.0 <= float(cdr["duration"]) <= 6.0, diag
     assert callid not in sbc.stack.wait_rtpe_gone(callid), "rtpengine session left\n" + diag
     assert "event=end callid=%s " % callid in sbc.stack.log_since(off) and "cause=timeout" in \
         sbc.stack.log_lines_for(off, callid), diag

@@ -17,9 +17,10 @@ import time
 import pytest
 
 import agent_control
-from media_common import SinkGateway, cdrs_since, media_call, wait_log
+from media_common import SinkGateway, media_call, wait_log
 from sipp_harness import CARRIER_IP, PRIVATE, RTPE_PORT
 from tenant_common import callid_of
+from test_30_cfg_cdr import cdr_rows
 
 GW = "127.0.4.66"
 SET = 4163
@@ -58,11 +59,11 @@ def _wait_gateway_bye(gw, since, callid, timeout):
     return ev if ev and ev.get("callid") == callid else None
 
 
-def _assert_ended(sbc, gw, callid, off, u, cause, t0):
+def _assert_ended(sbc, gw, callid, off, u, cause):
     log = wait_log(sbc, off, callid, "event=end callid=%s " % callid)
     diag = sbc.diagnose(off, callid, u)
     assert "event=end callid=%s " % callid in log and "cause=%s side=sbc" % cause in log, diag
-    cdr = cdrs_since(sbc, callid, t0)
+    cdr = cdr_rows(sbc, callid, cols=("sip_code", "cause", "side", "duration"))
     assert [(r["sip_code"], r["cause"], r["side"]) for r in cdr] == [("200", cause, "sbc")], \
         "%r\n%s" % (cdr, diag)
     reqs = agent_control.wait_requests(callid, "end_transaction")
@@ -76,7 +77,6 @@ def _assert_ended(sbc, gw, callid, off, u, cause, t0):
 def test_media_timeout_ends_call(sbc, gw, short_media_timeout):
     since = gw.mark()
     off = sbc.stack.log_offset()
-    t0 = time.time()
     u = sbc.uac("uac_dtmf.xml", CARRIER_IP, PRIVATE, name="dead_media", service=DID, calls=1,
                 hold_ms=60000).start()
     try:
@@ -89,7 +89,7 @@ def test_media_timeout_ends_call(sbc, gw, short_media_timeout):
         waited = time.time() - t_gone
     finally:
         u.vanish()
-    diag = _assert_ended(sbc, gw, callid, off, u, "media-timeout", t0)
+    diag = _assert_ended(sbc, gw, callid, off, u, "media-timeout")
     assert bye, "no BYE at the gateway within %d s\n%s" % (MEDIA_TIMEOUT + 8, diag)
     assert waited <= MEDIA_TIMEOUT + 8, diag
 
@@ -97,7 +97,6 @@ def test_media_timeout_ends_call(sbc, gw, short_media_timeout):
 def test_keepalive_ends_call_of_vanished_carrier(sbc, gw):
     since = gw.mark()
     off = sbc.stack.log_offset()
-    t0 = time.time()
     u = media_call(sbc, DID, "8 0 101", NO_SINK, hold_ms=120000, name="dead_ka", start=True)
     try:
         ans = u.wait_event("ANSWERED", timeout=10)
@@ -110,7 +109,7 @@ def test_keepalive_ends_call_of_vanished_carrier(sbc, gw):
         took = time.time() - t_answer
     finally:
         u.vanish()
-    diag = _assert_ended(sbc, gw, callid, off, u, "keepalive", t0)
+    diag = _assert_ended(sbc, gw, callid, off, u, "keepalive")
     assert bye, "no BYE at the gateway within %d s of the answer\n%s" % (limit, diag)
     # Not earlier than the first keepalive, and the gateway answered the ones it got.
     assert KA_INTERVAL <= took <= limit, "BYE after %.1f s\n%s" % (took, diag)
