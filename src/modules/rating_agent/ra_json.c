@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <ctype.h>
 #include <stdarg.h>
+#include <math.h>
 
 #include <json-c/json.h>
 
@@ -343,9 +344,11 @@ int ra_json_parse_auth(const char *body, size_t len, ra_auth_resp_t *out,
 	if(r > 0)
 		out->max_units = (long long)json_object_get_int64(v);
 
+	/* json-c also reads NaN and Infinity, which are not JSON numbers */
 	if(json_object_object_get_ex(o, "balance", &v) && v != NULL) {
-		if(!json_object_is_type(v, json_type_int)
-				&& !json_object_is_type(v, json_type_double)) {
+		if((!json_object_is_type(v, json_type_int)
+				   && !json_object_is_type(v, json_type_double))
+				|| !isfinite(json_object_get_double(v))) {
 			set_err(err, errlen, "balance is not a number or null");
 			goto done;
 		}

@@ -288,6 +288,10 @@ static void test_parse_wrong_types(void **state)
 			"{\"authorized\":true,\"max_available_units\":1,\"carriers\":[null]}",
 			"{\"authorized\":true,\"max_available_units\":1,\"carriers\":[],"
 			"\"balance\":\"1\"}",
+			"{\"authorized\":true,\"max_available_units\":1,\"carriers\":[],"
+			"\"balance\":NaN}",
+			"{\"authorized\":true,\"max_available_units\":1,\"carriers\":[],"
+			"\"balance\":-Infinity}",
 			"{\"authorized\":false,\"unauthorized_reason\":5}",
 			"{\"authorized\":false,\"unauthorized_reason\":[]}",
 			"{\"authorized\":false,\"unauthorized_account_tag\":1}",
