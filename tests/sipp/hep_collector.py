@@ -3,7 +3,8 @@
 import re
 import socket
 import struct
-import threading
+
+from sipp_harness import UdpReceiver
 
 CHUNKS = {1: "ip_family", 2: "ip_proto", 3: "src_ip4", 4: "dst_ip4", 7: "src_port", 8: "dst_port",
           9: "ts_sec", 10: "ts_usec", 11: "proto_type", 12: "capture_id", 14: "auth_key",
@@ -38,30 +39,19 @@ def decode(data):
     return out
 
 
-class HepCollector:
+class HepCollector(UdpReceiver):
     """Listens on ip:port (0 = any free port) in a thread; .packets holds the decoded packets and
     .bad the undecodable ones."""
 
     def __init__(self, ip="127.0.0.1", port=0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((ip, port))
-        self.sock.settimeout(0.2)
-        self.addr = self.sock.getsockname()
         self.packets, self.bad = [], []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(ip, port)
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                data, _ = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            try:
-                self.packets.append(decode(data))
-            except ValueError as e:
-                self.bad.append((str(e), data[:64]))
+    def received(self, data, src):
+        try:
+            self.packets.append(decode(data))
+        except ValueError as e:
+            self.bad.append((str(e), data[:64]))
 
     def for_call(self, callid):
         """Packets of one call: by correlation ID, or by the Call-ID of the SIP payload (siptrace puts
@@ -70,8 +60,3 @@ class HepCollector:
         return [p for p in self.packets if p.get("correlation_id") == callid
                 or re.search(r"^(Call-ID|i)\s*:\s*%s\s*$" % re.escape(callid), p.get("payload", ""),
                              re.M | re.I)]
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()

@@ -468,53 +468,15 @@ class Peers:
         return p
 
 
-class SilentPeer:
-    """A UDP socket on <ip>:5060 that records every SIP request it gets and never answers: a gateway
-    that is reachable but dead (the SBC must time out on it and fail over)."""
+class UdpReceiver:
+    """A UDP socket bound to (ip, port) whose datagrams a thread hands to self.received(data, src)
+    until close(). Subclasses set up their own state before calling __init__ (the thread starts here)."""
 
-    def __init__(self, ip, port=PEER_PORT):
+    def __init__(self, ip, port):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((ip, port))
         self.sock.settimeout(0.2)
-        self.requests = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                data, _ = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            text = data.decode(errors="replace")
-            m = re.search(r"^(?:Call-ID|i)\s*:\s*(\S+)", text, re.M | re.I)
-            self.requests.append((text.split(" ", 1)[0], m.group(1) if m else None))
-
-    def got(self, method, callid):
-        return sum(1 for m, c in self.requests if m == method and c == callid)
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
-_next_sink = _counter(24000, 1000)       # RtpSink ports (scenarios name them with -set sink_port)
-
-
-class RtpSink:
-    """The media end of a SIPp peer that sends no RTP itself (uas_answer_sink.xml, uac_media.xml put
-    this socket's port in their SDP): records every RTP packet rtpengine sends there, and can send RTP
-    from the same address (so rtpengine's latching keeps sending here)."""
-
-    def __init__(self, ip):
-        self.ip = ip
-        self.port = _free_port(ip, _next_sink, offsets=(0, 1))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((ip, self.port))
-        self.sock.settimeout(0.2)
-        self.packets = []          # (time, payload type, marker, RTP payload, source)
+        self.addr = self.sock.getsockname()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -527,8 +489,51 @@ class RtpSink:
                 continue
             except OSError:
                 return
-            if len(data) >= 12 and data[0] >> 6 == 2:
-                self.packets.append((time.time(), data[1] & 0x7f, data[1] >> 7, data[12:], src))
+            self.received(data, src)
+
+    def received(self, data, src):
+        raise NotImplementedError
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+class SilentPeer(UdpReceiver):
+    """A UDP socket on <ip>:5060 that records every SIP request it gets and never answers: a gateway
+    that is reachable but dead (the SBC must time out on it and fail over)."""
+
+    def __init__(self, ip, port=PEER_PORT):
+        self.requests = []
+        super().__init__(ip, port)
+
+    def received(self, data, src):
+        text = data.decode(errors="replace")
+        m = re.search(r"^(?:Call-ID|i)\s*:\s*(\S+)", text, re.M | re.I)
+        self.requests.append((text.split(" ", 1)[0], m.group(1) if m else None))
+
+    def got(self, method, callid):
+        return sum(1 for m, c in self.requests if m == method and c == callid)
+
+
+_next_sink = _counter(24000, 1000)       # RtpSink ports (scenarios name them with -set sink_port)
+
+
+class RtpSink(UdpReceiver):
+    """The media end of a SIPp peer that sends no RTP itself (uas_answer_sink.xml, uac_media.xml put
+    this socket's port in their SDP): records every RTP packet rtpengine sends there, and can send RTP
+    from the same address (so rtpengine's latching keeps sending here)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self.port = _free_port(ip, _next_sink, offsets=(0, 1))
+        self.packets = []          # (time, payload type, marker, RTP payload, source)
+        super().__init__(ip, self.port)
+
+    def received(self, data, src):
+        if len(data) >= 12 and data[0] >> 6 == 2:
+            self.packets.append((time.time(), data[1] & 0x7f, data[1] >> 7, data[12:], src))
 
     def payload_types(self):
         """{payload type: packets received}."""
@@ -561,11 +566,6 @@ class RtpSink:
                 ((i * samples) & 0xffffffff).to_bytes(4, "big") + ssrc.to_bytes(4, "big")
             self.sock.sendto(hdr + payload, dst)
             time.sleep(interval)
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 def sdp_media(sdp_m):
