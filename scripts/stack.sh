@@ -28,6 +28,8 @@
 #   SBC_SHM_MB        Kamailio shared memory in MB                      (512)
 #   SBC_KAMAILIO_ARGS extra kamailio arguments, e.g. "-A WITH_FOO" (split at spaces)
 #   SBC_KAMAILIO_ARGV extra kamailio arguments, one per line (kept whole: values with spaces)
+#   SBC_CFG           Kamailio cfg to start (<repo>/etc/kamailio.cfg); make bench starts a cfg that
+#                     includes it and sets one more modparam
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -47,7 +49,7 @@ RTPE_PUBLIC_IP=${SBC_RTPE_PUBLIC_IP:-$PUBLIC_IP}
 DATA_SQL=${SBC_DATA_SQL-$top/sql/demo_data.sql}
 MODULES_DIR=${SBC_MODULES_DIR:-$top/build/modules}
 SHM_MB=${SBC_SHM_MB:-512}
-CFG=$top/etc/kamailio.cfg
+CFG=${SBC_CFG:-$top/etc/kamailio.cfg}
 DB_SOCK=$RUNDIR/mysql.sock
 CTL=unix:$RUNDIR/kamailio_ctl
 DBURL="mysql://kamailio:kamailiorw@127.0.0.1:$DB_PORT/kamailio"
