@@ -4,6 +4,9 @@
 #   make test   install, build, run unit tests and the SIPp suite against a stack of its own
 #   make test-cluster  two SBC nodes as one cluster on loopback (tests/cluster)
 #   make run-cluster / make stop-cluster   that cluster (scripts/cluster.sh), to try it by hand
+#   make bench  the SBC against the prototype-style baseline and a bare proxy, side by side, plus the
+#               outbox drain and bench-index; writes bench/results/<date>.md (not part of make test;
+#               ~20 min, knobs in bench/README.md)
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 #   make fuzz   run each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (default 60) each
 #   make docker-test   docker/compose.yaml for real: private Docker engine, images, SIPp call (not part of make test)
@@ -13,7 +16,7 @@
 MODULES := sbc_tenant rating_agent
 UNIT_DIRS := $(wildcard tests/unit/*/Makefile)
 
-.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench-index fuzz docker-test soak clean
+.PHONY: all deps modules run stop status test unit check-cfg test-cluster run-cluster stop-cluster bench bench-index fuzz docker-test soak clean
 
 all: modules
 
@@ -52,6 +55,10 @@ stop-cluster:
 
 soak: modules
 	@/usr/bin/python3 tests/hostile/soak.py $(SOAK_ARGS)
+
+# Load runs at nice 10 (the machine is shared); every setup gets the same treatment.
+bench: modules
+	@nice -n 10 /usr/bin/python3 bench/load/bench_load.py
 
 bench-index: modules
 	@$(MAKE) -s -C bench/index
