@@ -374,8 +374,10 @@ class Peers:
                 pass
         return out
 
-    # Not about SIP: SIPp's own scheduler running late on a busy machine.
-    _NOISE = re.compile(r"The following events occurred:|Overload warning: the (minor|major) watchdog timer")
+    # Not about SIP: SIPp's own scheduler running late on a busy machine; and a receive timeout the
+    # scenario itself jumps from (ontimeout: waiting a bounded time for something that may not come).
+    _NOISE = re.compile(r"The following events occurred:|Overload warning: the (minor|major) watchdog timer"
+                        r"|receive timeout on message \S+, jumping to label")
 
     @staticmethod
     def _late_options(event):
