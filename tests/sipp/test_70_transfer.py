@@ -16,6 +16,7 @@ import pytest
 import agent_control
 from sipp_harness import CARRIER_IP, PRIVATE, PUBLIC_IP, rtp_streams
 from tenant_common import TenantRows, callid_of
+from test_30_cfg_cdr import cdr_rows
 
 AI = "127.0.23.20"
 SET = 7020
@@ -102,33 +103,46 @@ def _transfer_calls(sbc, mark, callid):
             if e["EVENT"] == "INVITE" and e["callid"].startswith("xfer-")]
 
 
-@pytest.mark.parametrize("attrs,target,cause", [
-    ("", TARGET_URI, "transfer-disabled"),
-    ("transfer=pass;refer_allow=" + ALLOW, "sip:+4940123456@%s" % PUBLIC_IP, "target-not-allowed"),
-    ("transfer=terminate;refer_allow=" + ALLOW, "sip:+4940123456@%s" % PUBLIC_IP, "target-not-allowed"),
-    ("transfer=pass", TARGET_URI, "target-not-allowed"),
+@pytest.mark.parametrize("attrs,target,code,cause", [
+    ("", TARGET_URI, "403", "transfer-disabled"),
+    ("transfer=pass;refer_allow=" + ALLOW, "sip:+4940123456@%s" % PUBLIC_IP, "403", "target-not-allowed"),
+    ("transfer=terminate;refer_allow=" + ALLOW, "sip:+4940123456@%s" % PUBLIC_IP, "403", "target-not-allowed"),
+    ("transfer=pass", TARGET_URI, "403", "target-not-allowed"),
     ("transfer=pass;refer_allow=" + ALLOW, "sip:%s@%s?Replaces=abc%%3Bto-tag%%3D1" % (TARGET, PUBLIC_IP),
-     "bad-refer-to"),
-    ("transfer=terminate;refer_allow=^.*$", "sip:alice@pbx.example.com", "target-not-a-number"),
+     "403", "attended-transfer"),
+    ("transfer=terminate;refer_allow=^.*$", "sip:alice@pbx.example.com", "403", "target-not-a-number"),
+    # malformed Refer-To: not a URI; a number with characters no number or user name has
+    ("transfer=pass;refer_allow=" + ALLOW, "not a uri", "400", "bad-refer-to"),
+    ("transfer=terminate;refer_allow=" + ALLOW, "sip:+4930<>5551234@%s" % PUBLIC_IP, "400", "bad-refer-to"),
 ])
-def test_refer_refused(sbc, rows, attrs, target, cause):
+def test_refer_refused(sbc, rows, attrs, target, code, cause):
     """Transfers off (TRANSFER_MODE reject), a target outside the tenant's rule (or no rule at all), an
-    attended transfer, a SIP URI for terminate: 403 to the AI, nothing reaches the carrier, the call
-    goes on until the AI hangs up."""
+    attended transfer, a SIP URI for terminate: 403 to the AI; a malformed Refer-To: 400. Nothing reaches
+    the carrier and the call goes on (dialog confirmed, media session kept) until the AI hangs up a
+    hold time later, its BYE reaching the caller."""
     _attrs(rows, attrs)
     _ai(rows, target, "bye")
     off = sbc.stack.log_offset()
     mark = sbc.peers.mark()
     u = sbc.uac("uac_call_wait_bye.xml", CARRIER_IP, PRIVATE, name="t7-xfer-refused", service=DID, calls=1,
-                rtp_echo=True).run()
-    cid = callid_of(u)
+                rtp_echo=True).start()
+    ans = u.wait_event("ANSWERED", timeout=10)
+    assert ans is not None, "call not answered\n" + sbc.diagnose(off, None, u)
+    cid = ans["callid"]
+    evs = _wait_ai(sbc, mark, cid, "REFER_REPLY")
+    assert "REFER_REPLY" in _kinds(evs), "no answer to the REFER\n" + sbc.diagnose(off, cid, u)
+    # the AI hangs up a hold time (1 s) after the refusal: until then the call is up as before
+    state, media, bye = sbc.stack.dialogs().get(cid), sbc.stack.rtpe_calls(), u.events("BYE_RECEIVED")
+    u.wait()
     diag = sbc.diagnose(off, cid, u)
+    assert state == 4 and cid in media and not bye, "after the refusal: dialog state %r, media %r, BYE %r\n%s" % (
+        state, cid in media, bye, diag)
     assert u.rc == 0 and u.events("BYE_RECEIVED"), diag
     evs = _wait_ai(sbc, mark, cid, "BYE_SENT_OK")
     assert _kinds(evs) == ["INVITE", "REFER_REPLY", "BYE_SENT_OK"], "%r\n%s" % (_kinds(evs), diag)
-    assert evs[1]["status"] == "SIP/2.0 403", evs[1]["line"]
+    assert evs[1]["status"] == "SIP/2.0 " + code, evs[1]["line"]
     log = sbc.stack.log_lines_for(off, cid)
-    assert "event=transfer-refused" in log and "cause=%s" % cause in log, log
+    assert "event=transfer-refused" in log and "code=%s cause=%s" % (code, cause) in log, log
     assert not _transfer_calls(sbc, mark, cid), diag
 
 
@@ -241,6 +255,9 @@ def test_terminate_bridges_and_carrier_hangs_up(sbc, rows):
         assert sbc.stack.wait_dialog_ended(c) in (None, 5), "dialog %s left\n%s" % (c, diag)
     rows_ = sbc.stack.sql("SELECT direction, tenant, did, cause FROM acc_cdrs WHERE callid = '%s'" % new)
     assert rows_ and rows_[0][:3] == ["out", TENANT, DID], rows_
+    # The caller hung up the first call: its CDR says so (the new call's end ran inside that BYE).
+    cdr = cdr_rows(sbc, cid, cols=("cause", "side"))
+    assert [(r["cause"], r["side"]) for r in cdr] == [("bye", "carrier")], cdr
 
 
 def test_terminate_new_callee_hangs_up(sbc, rows):
