@@ -12,15 +12,17 @@ from tenant_common import TenantRows
 
 class SinkGateway:
     """One AI gateway (uas_answer_sink.xml on ip:PEER_PORT, answering with payload type answer_pt and
-    telephone-event 101) in dispatcher set `setid`, and the tenants routed to it: {did: (name, attrs)}."""
+    telephone-event 101; or another scenario whose SDP names -set sink_port, with its own -set values)
+    in dispatcher set `setid`, and the tenants routed to it: {did: (name, attrs)}."""
 
-    def __init__(self, sbc, ip, setid, tenants, answer_pt=8):
+    def __init__(self, sbc, ip, setid, tenants, answer_pt=8, scenario="uas_answer_sink.xml", sets=None):
         self.sbc = sbc
         self.rows = TenantRows(sbc)
         self.sink = RtpSink(ip)
+        self.ip = ip
+        self.scenario = scenario
         try:
-            self.peer = self.rows.gateway(ip, "uas_answer_sink.xml",
-                                          sets={"sink_port": self.sink.port, "answer_pt": answer_pt})
+            self.restart(**(sets if sets is not None else {"answer_pt": answer_pt}))
             self.rows.dispatcher_set(setid, [ip])
             for did, (name, attrs) in tenants.items():
                 tid = self.rows.tenant(name, setid)
@@ -33,6 +35,12 @@ class SinkGateway:
         except Exception:
             self.close()
             raise
+
+    def restart(self, hold_ms=None, **sets):
+        """(Re)starts the gateway's SIPp with these -set values (and -d hold_ms)."""
+        self.peer = self.rows.gateway(self.ip, self.scenario, hold_ms=hold_ms,
+                                      sets=dict(sets, sink_port=self.sink.port))
+        return self.peer
 
     def close(self):
         errors = self.rows.cleanup()

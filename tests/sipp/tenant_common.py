@@ -9,6 +9,7 @@ Rows are written the way an admin would: SQL as root over the MariaDB socket, th
 sbc_routing_version, and the module's change tracking picks the change up (dispatcher.reload for the
 dispatcher rows).
 """
+import contextlib
 import re
 import time
 
@@ -220,6 +221,21 @@ class TenantRows:
 
     def expect(self, did, code, alt=None, name="t4-expect"):
         return self.sbc.expect_code(CARRIER_IP, PRIVATE, did, code, alt=alt, name=name)
+
+
+@contextlib.contextmanager
+def fixture_tenant_attrs(sbc, name, did, attrs):
+    """A tenant of fixtures.sql (`name`, one of its DIDs `did`) with tenants.attrs `attrs` for a block,
+    and '' again afterwards (both live before the block starts and before it returns)."""
+    rows = TenantRows(sbc)
+    try:
+        rows.set_tenant(name, attrs=attrs)
+        got = rows.wait_lookup(did, lambda r: r.get("attrs") == attrs)
+        assert got.get("attrs") == attrs, got
+        yield
+    finally:
+        rows.set_tenant(name, attrs="")
+        rows.wait_lookup(did, lambda r: r.get("attrs") in (None, ""))
 
 
 def callid_of(sipp, kind="ANSWERED"):

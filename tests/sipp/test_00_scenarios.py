@@ -96,10 +96,12 @@ def test_expect_code(sbc_free, uas_scen, expected, alt, rc):
         assert _kinds(uas) == ["INVITE", "BYE"], _diag(uac, uas)
 
 
-@pytest.mark.parametrize("uas_scen", ["uas_answer.xml", "uas_answer_bye.xml", "uas_reinvite_bye.xml",
-                                      "uas_ring_noanswer.xml", "uas_503.xml"])
-def test_every_uas_answers_options(sbc_free, uas_scen):
-    uac, uas = _pair(uas_scen, "options.xml")
+@pytest.mark.parametrize("uas_scen,sets", [("uas_answer.xml", None), ("uas_answer_bye.xml", None),
+                                           ("uas_reinvite_bye.xml", None), ("uas_ring_noanswer.xml", None),
+                                           ("uas_503.xml", None),
+                                           ("uas_early_media.xml", {"early": 0, "sink_port": 9})])
+def test_every_uas_answers_options(sbc_free, uas_scen, sets):
+    uac, uas = _pair(uas_scen, "options.xml", {"sets": sets} if sets else None)
     assert (uac.rc, uas.rc) == (0, 0), _diag(uac, uas)
     assert _kinds(uac) == ["FINAL"] and _kinds(uas) == ["OPTIONS"], _diag(uac, uas)
 
@@ -128,6 +130,30 @@ def test_media_offer_and_sink(sbc_free):
     finally:
         c_sink.close()
         g_sink.close()
+
+
+@pytest.mark.parametrize("early,code", [(0, None), (1, "183"), (2, "180")])
+def test_early_media_scenario(sbc_free, early, code):
+    """uas_early_media.xml sends nothing, a 183 with SDP or a 180 without, then the 200 after -d ms."""
+    from sipp_harness import RtpSink
+    sink = RtpSink(CALLEE)
+    try:
+        uac, uas = _pair("uas_early_media.xml", "uac_media.xml",
+                         {"hold_ms": 600, "sets": {"early": early, "sink_port": sink.port}},
+                         {"hold_ms": 200, "sets": {"fmts": "8 101", "sink_port": 9, "from_user": "4930111",
+                                                   "from_name": "", "h1": "", "h2": "", "h3": ""}})
+    finally:
+        sink.close()
+    assert (uac.rc, uas.rc) == (0, 0), _diag(uac, uas)
+    assert _kinds(uac) == ["ANSWERED", "BYE_OK"], _diag(uac, uas)
+    assert _kinds(uas) == ["INVITE"] + (["EARLY"] if code else []) + ["ANSWER", "BYE"], _diag(uac, uas)
+    from test_32_cfg_hiding import sip_messages
+    got = [m for m in sip_messages(uac) if re.match(r"SIP/2.0 18\d ", m)]
+    assert [m[8:11] for m in got] == ([code] if code else []), got
+    if code == "183":
+        assert "m=audio %d RTP/AVP 8 101" % sink.port in got[0], got
+    elif code == "180":
+        assert not re.search(r"^v=0", got[0], re.M), got
 
 
 def test_dtmf_info_and_rfc4733_scenarios(sbc_free):

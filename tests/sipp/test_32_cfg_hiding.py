@@ -9,6 +9,7 @@ describe the sender's network or software (STRIP_HEADERS_RE) do not cross.
 import re
 
 from sipp_harness import ALPHA_GWS, CARRIER_IP, PRIVATE, PUBLIC
+from tenant_common import fixture_tenant_attrs
 
 ALPHA_DID = "4930100001"
 PRIVATE_NET = re.compile(r"127\.0\.1\.\d+")          # carrier + SBC private side
@@ -151,12 +152,14 @@ def test_forged_tenant_headers_dropped_outbound(sbc):
 
 
 def test_callee_tenant_headers_not_passed_back(sbc):
-    """X-Tenant / X-DID in the gateway's 180 and 200 do not reach the carrier."""
+    """X-Tenant / X-DID in the gateway's 180 and 200 do not reach the carrier. (The gateway's 180 without
+    SDP is relayed under ringback=relay; with the default, local, the carrier gets the SBC's own.)"""
     off = sbc.stack.log_offset()
     for ip in ALPHA_GWS:
         sbc.peers.replace(ip, "cfg_uas_answer_xhdr.xml")
-    u = sbc.uac("uac_call_nortp.xml", CARRIER_IP, PRIVATE, name="xhdr_back", service=ALPHA_DID,
-                calls=1, hold_ms=200).run()
+    with fixture_tenant_attrs(sbc, "alpha", ALPHA_DID, "ringback=relay"):
+        u = sbc.uac("uac_call_nortp.xml", CARRIER_IP, PRIVATE, name="xhdr_back", service=ALPHA_DID,
+                    calls=1, hold_ms=200).run()
     ans = u.events("ANSWERED")
     callid = ans[0]["callid"] if ans else None
     diag = sbc.diagnose(off, callid, u)

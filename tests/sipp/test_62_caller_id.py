@@ -10,7 +10,7 @@ import re
 
 from media_common import media_call
 from sipp_harness import ALPHA_GWS, CARRIER_IP, PUBLIC
-from tenant_common import callid_of
+from tenant_common import callid_of, fixture_tenant_attrs
 from test_32_cfg_hiding import find_message, headers
 
 ALPHA_DID = "4930100001"
@@ -92,11 +92,13 @@ def test_caller_headers_from_gateway_dropped(sbc):
 
 
 def test_caller_headers_in_replies_dropped(sbc):
-    """The gateway's 180 and 200 carrying identity headers of their own: the carrier sees none."""
+    """The gateway's 180 and 200 carrying identity headers of their own: the carrier sees none. (The
+    gateway's 180 without SDP is relayed under ringback=relay.)"""
     for ip in ALPHA_GWS:
         sbc.peers.replace(ip, "cfg_uas_answer_xhdr.xml")
     off = sbc.stack.log_offset()
-    u = media_call(sbc, ALPHA_DID, "8 0 101", NO_SINK, name="callerid_rpl")
+    with fixture_tenant_attrs(sbc, "alpha", ALPHA_DID, "ringback=relay"):
+        u = media_call(sbc, ALPHA_DID, "8 0 101", NO_SINK, name="callerid_rpl")
     callid = callid_of(u)
     diag = sbc.diagnose(off, callid, u)
     assert u.rc == 0 and u.events("BYE_OK"), diag
