@@ -40,6 +40,7 @@ typedef struct ra_call {
 static gen_lock_set_t *ra_call_locks = NULL;
 static str ra_var_rec = str_init("ra_rec");
 static str ra_var_state = str_init("ra_state");
+static str ra_var_node = str_init("ra_node");
 
 static void ra_dlg_cb(struct dlg_cell *dlg, int type, struct dlg_cb_params *p);
 static void ra_dlg_loaded(
@@ -80,24 +81,45 @@ static void save_state(struct dlg_cell *dlg, int state)
 		LM_DBG("cannot save the rating state in the dialog\n");
 }
 
-/* queue one record of the call; under the call's lock so that begin is
- * always stored before end */
-static void queue_record(ra_call_t *c, ra_rec_kind_t kind)
+/* one record of a call from its template, stamped now; 0 or -1 */
+static int queue_from(const char *tmpl, int len, ra_rec_kind_t kind, int *pin)
 {
 	ra_rec_t rec;
+	int rc;
 
-	if(ra_rec_decode(c->tmpl, c->len, &rec) < 0) {
+	if(ra_rec_decode(tmpl, len, &rec) < 0) {
 		LM_ERR("bad call template: %s record lost\n", ra_rec_kind_name(kind));
-		return;
+		return -1;
 	}
 	rec.kind = kind;
 	rec.ts = (long long)time(NULL);
 	rec.created_ms = ra_now_ms();
 	rec.seq = ra_next_seq();
-	if(ra_outbox_put(&rec, &c->pin) == 0)
+	rc = ra_outbox_put(&rec, pin);
+	if(rc == 0)
 		LM_DBG("%s of Call-ID %s queued (ts %lld)\n", ra_rec_kind_name(kind),
 				rec.tag, rec.ts);
 	ra_rec_free(&rec);
+	return rc;
+}
+
+/* queue one record of the call; under the call's lock so that begin is
+ * always stored before end */
+static void queue_record(ra_call_t *c, ra_rec_kind_t kind)
+{
+	queue_from(c->tmpl, c->len, kind, &c->pin);
+}
+
+/* this node's name in the dialog: the call is bound here */
+static void mark_node(struct dlg_cell *dlg)
+{
+	str v;
+
+	v.s = ra_instance;
+	v.len = strlen(ra_instance);
+	if(ra_dlgb.set_dlg_var(dlg, &ra_var_node, &v) != 0)
+		LM_WARN("cannot name this node in the dialog: another node ending the"
+				" call would not write its end\n");
 }
 
 static void ra_dlg_cb(struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
@@ -275,6 +297,7 @@ int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet)
 	v.s = tmpl;
 	v.len = len;
 	ra_dlgb.set_dlg_var(dlg, &ra_var_rec, &v);
+	mark_node(dlg);
 	save_state(dlg, RA_CS_NEW);
 timeout:
 	ra_dlgb.release_dlg(dlg);
@@ -305,8 +328,49 @@ static void ra_dlg_loaded(
 	if(state != RA_CS_ENDED) {
 		c = call_new(rec.s, rec.len, state);
 		/* a restored call was bound before: pin unknown, Redis first */
-		if(c && attach(dlg, c) == 0)
+		if(c && attach(dlg, c) == 0) {
+			mark_node(dlg);
 			LM_DBG("rated call restored (state %d)\n", state);
+		}
 	}
 	pkg_free(rec.s);
+}
+
+int ra_dialog_end(sip_msg_t *msg)
+{
+	struct dlg_cell *dlg;
+	str rec = STR_NULL, node = STR_NULL;
+	int pin = RA_PIN_NONE, rc = -1;
+
+	if(!ra_have_dlg || (dlg = ra_dlgb.get_dlg(msg)) == NULL)
+		return -1;
+	if(ra_dlgb.get_dlg_vardup(dlg, &ra_var_rec, &rec) != 0 || rec.s == NULL) {
+		ra_dlgb.release_dlg(dlg);
+		return -1;
+	}
+	if(ra_dlgb.get_dlg_vardup(dlg, &ra_var_node, &node) != 0)
+		node.s = NULL;
+	ra_dlgb.release_dlg(dlg);
+	if(node.s == NULL) {
+		LM_WARN("rated call without ra_node: cannot tell which node writes "
+				"its end\n");
+	} else if(node.len == (int)strlen(ra_instance)
+			  && memcmp(node.s, ra_instance, node.len) == 0) {
+		rc = 1;
+	} else {
+		rc = queue_from(rec.s, rec.len, RA_REC_END, &pin);
+		if(rc == 0) {
+			LM_INFO("end of a call of node %.*s written here (the call ended"
+					" on this node)\n",
+					node.len, node.s);
+			ra_stat_inc(RA_ST_OUTBOX_REPLICA_ENDS);
+			rc = 2;
+		} else if(rc == 1) {
+			rc = 3;
+		}
+	}
+	if(node.s)
+		pkg_free(node.s);
+	pkg_free(rec.s);
+	return rc;
 }

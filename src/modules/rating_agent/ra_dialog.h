@@ -9,6 +9,9 @@
  * Failed calls (never answered) send nothing. The record fields and the
  * state are kept in dialog variables as well, so that dialogs restored
  * from the dialog database after a restart are bound again (DLGCB_LOADED).
+ * ra_node names the running node that bound the call: in a cluster the
+ * dialog is replicated to the other nodes, and a node that ends another
+ * node's call writes its end record (ra_dialog_end()).
  *
  * This file is part of Kamailio, a free SIP server.
  *
@@ -30,5 +33,15 @@ int ra_dialog_init(void); /* mod_init, after the dialog API is loaded */
  * loaded (automatic binding); a missing dialog is always warned about.
  * Returns 1 bound now, 2 already bound, -1 no dialog or error. */
 int ra_dialog_bind(sip_msg_t *msg, long long units, int quiet);
+
+/* event_route[dialog:end] in a cluster (dialogs replicated between the
+ * nodes): the dialog that ended here was bound by another node (dialog
+ * variable ra_node): its end record is written here, from the call's
+ * record template (dialog variable ra_rec, replicated with the dialog),
+ * once per call in the cluster (end_guard_ttl). 1: this node's own call
+ * (its dialog callbacks write the end), 2: end written for another node's
+ * call, 3: another node's call whose end that node wrote already, -1: no
+ * rated call, or it could not be written (logged). */
+int ra_dialog_end(sip_msg_t *msg);
 
 #endif

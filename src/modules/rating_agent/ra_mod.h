@@ -58,9 +58,12 @@ typedef struct ra_settings {
 	int shm_max_records;
 	str node_id;
 	int outbox_lease_ms;
+	int end_guard_ttl;
 } ra_settings_t;
 
 extern ra_settings_t ra_set;
+/* this running node: node_id (or host name) / start time in ms */
+extern char ra_instance[160];
 extern struct tm_binds ra_tmb;
 extern struct dlg_binds ra_dlgb;
 extern int ra_have_dlg;

@@ -123,7 +123,7 @@ void ra_outbox_wake_drain(void)
 int ra_outbox_put(const ra_rec_t *rec, int *pin)
 {
 	char enc[RA_REC_MAX_LEN];
-	int len, after_redis = 0;
+	int len, r, after_redis = 0;
 
 	len = ra_rec_encode(rec, enc, sizeof(enc));
 	if(len < 0) {
@@ -133,8 +133,17 @@ int ra_outbox_put(const ra_rec_t *rec, int *pin)
 		return -1;
 	}
 	if(ra_redis_enabled() && *pin != RA_PIN_SHM) {
-		if(ra_redis_put(rec->tag, enc, len, ra_now_ms(), rec->created_ms)
-				== 0) {
+		r = ra_redis_put(rec->tag, enc, len, ra_now_ms(), rec->created_ms,
+				(char)rec->kind,
+				rec->kind == RA_REC_END ? ra_set.end_guard_ttl : 0);
+		if(r == 1) {
+			LM_INFO("%s of Call-ID %s not written: another node wrote it "
+					"already\n",
+					ra_rec_kind_name(rec->kind), rec->tag);
+			ra_stat_inc(RA_ST_OUTBOX_END_DUPS);
+			return 1;
+		}
+		if(r == 0) {
 			*pin = RA_PIN_REDIS;
 			goto stored;
 		}

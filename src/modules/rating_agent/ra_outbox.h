@@ -52,8 +52,10 @@ int ra_outbox_init(void); /* mod_init */
 void ra_outbox_destroy(void);
 
 /* Store one record (any process). *pin tells and is updated with where
- * the call's earlier records went. Returns 0, or -1 when it could not be
- * stored anywhere (logged and counted as lost). */
+ * the call's earlier records went. Returns 0, 1 when it was not stored
+ * because another node had stored the call's end already (end_guard_ttl),
+ * or -1 when it could not be stored anywhere (logged and counted as
+ * lost). */
 int ra_outbox_put(const ra_rec_t *rec, int *pin);
 
 /* sender wake-up (a byte on a datagram socket pair) */

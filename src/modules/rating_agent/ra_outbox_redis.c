@@ -37,7 +37,14 @@ static long long ra_rretry_ms = 0;
 /* the sender's name in P:claim: node_id:pid */
 static char ra_owner[192];
 
+static int get_int(redisReply *r, long long *v);
+
+/* KEYS[5]/ARGV[5..6]: with a ttl, the record is written only if no node
+ * wrote this kind of record of the call before (the end of a call that
+ * two nodes saw end); -2 when one did */
 static const char *LUA_ENQ =
+		"if tonumber(ARGV[5]) > 0 and not redis.call('SET',KEYS[5],ARGV[6],"
+		"'NX','EX',ARGV[5]) then return -2 end "
 		"redis.call('RPUSH',KEYS[1],ARGV[1]) "
 		"redis.call('ZADD',KEYS[2],'NX',ARGV[3],ARGV[2]) "
 		"redis.call('ZADD',KEYS[3],'NX',ARGV[4],ARGV[2]) "
@@ -252,29 +259,36 @@ static redisReply *cmd_ok(const char *what, redisReply *r)
 }
 
 int ra_redis_put(const char *tag, const char *enc, int len, long long now_ms,
-		long long created_ms)
+		long long created_ms, char kind, int once_ttl)
 {
-	char kq[RA_KEY_LEN], kp[RA_KEY_LEN], ks[RA_KEY_LEN], kd[RA_KEY_LEN];
+	char kq[RA_KEY_LEN], kp[RA_KEY_LEN], ks[RA_KEY_LEN], kd[RA_KEY_LEN],
+			ko[RA_KEY_LEN];
 	redisReply *r;
-	int stale;
+	long long v = 0;
+	int n, stale;
 
 	if(qkey(kq, tag) < 0)
 		return -1;
 	key(kp, "pending");
 	key(ks, "since");
 	key(kd, "depth");
+	n = snprintf(ko, sizeof(ko), "%.*s:once:%c:%s", ra_set.redis_prefix.len,
+			ra_set.redis_prefix.s, kind, tag);
+	if(n <= 0 || n >= (int)sizeof(ko))
+		return -1;
 	/* a link this process opened before Redis restarted fails on its first
 	 * use: then one new connection and one more try, so that the record
 	 * does not end up in shared memory (lost on restart) for that alone;
 	 * a retry after a lost reply may store the record twice (delivery is
-	 * at least once, the agent sees the same record) */
+	 * at least once, the agent sees the same record; an end record under
+	 * end_guard_ttl is not stored twice: the first try set its mark) */
 	stale = (ra_rc != NULL);
 	for(;;) {
 		if(!ra_redis_up())
 			return -1;
-		r = redisCommand(ra_rc, "EVAL %s 4 %s %s %s %s %b %s %lld %lld",
-				LUA_ENQ, kq, kp, ks, kd, enc, (size_t)len, tag, now_ms,
-				created_ms);
+		r = redisCommand(ra_rc, "EVAL %s 5 %s %s %s %s %s %b %s %lld %lld %d %s",
+				LUA_ENQ, kq, kp, ks, kd, ko, enc, (size_t)len, tag, now_ms,
+				created_ms, once_ttl, ra_instance);
 		if(r != NULL || !stale)
 			break;
 		fail("enqueue (reconnecting once)");
@@ -284,8 +298,9 @@ int ra_redis_put(const char *tag, const char *enc, int len, long long now_ms,
 	r = cmd_ok("enqueue", r);
 	if(r == NULL)
 		return -1;
+	get_int(r, &v);
 	freeReplyObject(r);
-	return 0;
+	return v == -2 ? 1 : 0;
 }
 
 static int get_int(redisReply *r, long long *v)

@@ -11,6 +11,9 @@
  *                       record: oldest pending age
  *   P:tries     HASH    tag -> failed attempts of the head record (backoff)
  *   P:depth     STRING  number of records waiting
+ *   P:once:E:<tag> STRING the node that wrote the call's end record
+ *                       (end_guard_ttl > 0): a second end of the same call
+ *                       (two nodes saw it end) is not written
  * Enqueue, claim, acknowledge, retry and flush are Lua scripts (atomic).
  * A sender claims a due call by moving its pending time to the end of a
  * lease (outbox_lease_ms) and naming itself in P:claim: no other sender
@@ -46,8 +49,11 @@ int ra_redis_enabled(void);
 int ra_redis_up(void);
 void ra_redis_close(void);
 
+/* enqueue one record; with once_ttl > 0 only if no record of this kind
+ * was enqueued for the call in the last once_ttl s (by any node). 0
+ * stored, 1 not stored: one was already, -1 Redis failed */
 int ra_redis_put(const char *tag, const char *enc, int len, long long now_ms,
-		long long created_ms);
+		long long created_ms, char kind, int once_ttl);
 /* the sender process names itself (node_id:pid) before claiming */
 void ra_redis_owner_init(void);
 const char *ra_redis_owner(void);

@@ -67,9 +67,12 @@ static void rpc_stats(rpc_t *rpc, void *ctx)
 			(unsigned long long)ra_stat_get(RA_ST_OUTBOX_RETRIES),
 			"stored_in_shm", (unsigned long long)ra_stat_get(RA_ST_OUTBOX_SHM),
 			"lost", (unsigned long long)ra_stat_get(RA_ST_OUTBOX_LOST));
-	rpc->struct_add(to, "JJ", "reclaimed",
+	rpc->struct_add(to, "JJJJ", "reclaimed",
 			(unsigned long long)ra_stat_get(RA_ST_OUTBOX_RECLAIMED),
-			"lease_ms", (unsigned long long)ra_redis_lease_ms());
+			"lease_ms", (unsigned long long)ra_redis_lease_ms(), "end_dups",
+			(unsigned long long)ra_stat_get(RA_ST_OUTBOX_END_DUPS),
+			"replica_ends",
+			(unsigned long long)ra_stat_get(RA_ST_OUTBOX_REPLICA_ENDS));
 }
 
 static const char *rpc_stats_doc[] = {

@@ -33,7 +33,7 @@ static const char *ra_stat_names[RA_ST_COUNT] = {"auth_requests",
 		"auth_authorized", "auth_denied", "auth_failopen", "auth_failclosed",
 		"auth_abandoned", "outbox_enqueued", "outbox_delivered",
 		"outbox_dropped", "outbox_retries", "outbox_shm", "outbox_lost",
-		"outbox_reclaimed"};
+		"outbox_reclaimed", "outbox_end_dups", "outbox_replica_ends"};
 
 static counter_val_t gauge_depth(void);
 static counter_val_t gauge_oldest_age(void);

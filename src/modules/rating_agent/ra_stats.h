@@ -35,6 +35,8 @@ typedef enum ra_stat {
 	RA_ST_OUTBOX_SHM,	  /* stored in shared memory (no/failed Redis) */
 	RA_ST_OUTBOX_LOST,	  /* could not be stored at all */
 	RA_ST_OUTBOX_RECLAIMED, /* taken over after another sender's lease */
+	RA_ST_OUTBOX_END_DUPS,	/* end not written: another node wrote it */
+	RA_ST_OUTBOX_REPLICA_ENDS, /* ends of other nodes' calls written here */
 	RA_ST_COUNT
 } ra_stat_t;
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../../core/sr_module.h"
 #include "../../core/dprint.h"
@@ -40,6 +41,7 @@
 MODULE_VERSION
 
 ra_settings_t ra_set;
+char ra_instance[160];
 struct tm_binds ra_tmb;
 struct dlg_binds ra_dlgb;
 int ra_have_dlg = 0;
@@ -67,6 +69,7 @@ static sr_kemi_t sr_kemi_rating_agent_exports[];
 static int w_authorize(sip_msg_t *msg, char *route, char *p2);
 static int w_reply(sip_msg_t *msg, char *p1, char *p2);
 static int w_dialog(sip_msg_t *msg, char *p1, char *p2);
+static int w_dialog_end(sip_msg_t *msg, char *p1, char *p2);
 
 static cmd_export_t cmds[] = {
 		{"rating_agent_authorize", (cmd_function)w_authorize, 1,
@@ -75,6 +78,8 @@ static cmd_export_t cmds[] = {
 				REQUEST_ROUTE | FAILURE_ROUTE},
 		{"rating_agent_dialog", (cmd_function)w_dialog, 0, 0, 0,
 				REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+		{"rating_agent_dialog_end", (cmd_function)w_dialog_end, 0, 0, 0,
+				ANY_ROUTE},
 		{0, 0, 0, 0, 0, 0}};
 
 static param_export_t params[] = {
@@ -106,6 +111,7 @@ static param_export_t params[] = {
 		{"shm_max_records", PARAM_INT, &ra_set.shm_max_records},
 		{"node_id", PARAM_STRING, &p_node_id},
 		{"outbox_lease_ms", PARAM_INT, &ra_set.outbox_lease_ms},
+		{"end_guard_ttl", PARAM_INT, &ra_set.end_guard_ttl},
 		{0, 0, 0}};
 
 struct module_exports exports = {
@@ -288,6 +294,10 @@ static int check_settings(void)
 	ra_set.redis_prefix.len = strlen(p_redis_prefix);
 	ra_set.node_id.s = p_node_id;
 	ra_set.node_id.len = strlen(p_node_id);
+	if(ra_set.end_guard_ttl < 0) {
+		LM_ERR("end_guard_ttl must be >= 0\n");
+		return -1;
+	}
 	if(ra_set.outbox_lease_ms < 0
 			|| (ra_set.outbox_lease_ms > 0
 					&& ra_set.outbox_lease_ms <= ra_set.outbox_timeout_ms)) {
@@ -298,11 +308,28 @@ static int check_settings(void)
 	return setup_fields();
 }
 
+/* node_id (or the host name) / start time: who bound a dialog, and who
+ * wrote a call's end record */
+static void ra_instance_init(void)
+{
+	char host[128];
+
+	if(ra_set.node_id.len > 0) {
+		snprintf(host, sizeof(host), "%.*s", ra_set.node_id.len,
+				ra_set.node_id.s);
+	} else if(gethostname(host, sizeof(host)) != 0) {
+		snprintf(host, sizeof(host), "node");
+	}
+	host[sizeof(host) - 1] = '\0';
+	snprintf(ra_instance, sizeof(ra_instance), "%s/%lld", host, ra_now_ms());
+}
+
 static int mod_init(void)
 {
 	set_defaults();
 	if(check_settings() < 0)
 		return -1;
+	ra_instance_init();
 	if(load_tm_api(&ra_tmb) < 0) {
 		LM_ERR("the tm module is required\n");
 		return -1;
@@ -429,6 +456,18 @@ static int w_dialog(sip_msg_t *msg, char *p1, char *p2)
 	return ki_dialog(msg);
 }
 
+static int ki_dialog_end(sip_msg_t *msg)
+{
+	return ra_dialog_end(msg);
+}
+
+static int w_dialog_end(sip_msg_t *msg, char *p1, char *p2)
+{
+	(void)p1;
+	(void)p2;
+	return ki_dialog_end(msg);
+}
+
 /* ---- KEMI ---- */
 
 static int ki_authorize(sip_msg_t *msg, str *route)
@@ -464,6 +503,11 @@ static sr_kemi_t sr_kemi_rating_agent_exports[] = {
 	},
 	{ str_init("rating_agent"), str_init("dialog"),
 		SR_KEMIP_INT, ki_dialog,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("rating_agent"), str_init("dialog_end"),
+		SR_KEMIP_INT, ki_dialog_end,
 		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},
