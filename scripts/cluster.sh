@@ -106,6 +106,24 @@ cluster_acl() {
 		die "cannot write the cluster rows of table address"
 }
 
+# Until every running node lists every node as active in DMQ (a node that joins is "pending" for
+# the others until their next ping, dmq ping_interval 15 s): dialogs are replicated to active nodes only.
+wait_joined() {
+	local n want i ok
+	want=$(node_names | wc -l)
+	for ((i = 0; i < 300; i++)); do
+		ok=1
+		for n in $(node_names); do
+			[ -S "$RUNDIR/node-$n/kamailio_ctl" ] || continue
+			[ "$(kamcmd -s "unix:$RUNDIR/node-$n/kamailio_ctl" dmq.list_nodes 2>/dev/null |
+				grep -c 'status: active')" -eq "$want" ] || ok=0
+		done
+		[ $ok -eq 1 ] && return 0
+		sleep 0.1
+	done
+	die "the nodes did not all see each other in DMQ within 30 s (kamcmd dmq.list_nodes)"
+}
+
 ctl_list() {
 	local n
 	for n in $(node_names); do echo "unix:$RUNDIR/node-$n/kamailio_ctl"; done
@@ -120,11 +138,13 @@ start)
 		log "starting node $n"
 		node_stack start-kamailio "$n"
 	done
+	wait_joined
 	log "running: $(node_names | tr '\n' ' ')(SIP port $SIP_PORT, DMQ port $DMQ_PORT, run dir $RUNDIR)"
 	log "every node: scripts/cluster.sh rpc <command>; stop: scripts/cluster.sh stop"
 	;;
 start-node)
 	node_stack start-kamailio "${2:?node name}"
+	wait_joined
 	;;
 stop-node)
 	node_stack stop-kamailio "${2:?node name}"
