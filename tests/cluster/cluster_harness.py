@@ -27,7 +27,8 @@ from sipp_harness import Peers, Sipp  # noqa: E402
 SIP_PORT = 5085
 DB_PORT = 13336
 REDIS_PORT = 16409
-RTPE_PORT = 2230
+# rtpengine ng port (CLI on +1); SBC_CLUSTER_RTPE_PORT moves it when another stack holds it
+RTPE_PORT = int(os.environ.get("SBC_CLUSTER_RTPE_PORT", "2230"))
 AGENT_PORT = 18085
 NODES = {"a": ("127.0.11.1", "127.0.12.1"), "b": ("127.0.11.2", "127.0.12.2")}
 RTPE_PRIVATE_IP = "127.0.11.5"
@@ -54,8 +55,10 @@ CLUSTER_ENV = {
     "SBC_CLUSTER_ARGV": "-A\nCLUSTER_LEASE_S=6",
 }
 
-CLUSTER_PEERS = {CARRIER_IP: "uas_answer.xml", GWS_10[0]: "uas_answer.xml", GWS_10[1]: "uas_answer.xml",
-                 GW_20: "uas_answer.xml"}
+# The gateways answer in-dialog requests to the node that sent them (uas_answer_via.xml: Via, not the
+# address of the INVITE), the carrier (outbound calls) is tests/sipp's uas_answer.xml.
+UAS_VIA = os.path.join(HERE, "uas_answer_via.xml")
+CLUSTER_PEERS = {CARRIER_IP: "uas_answer.xml", GWS_10[0]: UAS_VIA, GWS_10[1]: UAS_VIA, GW_20: UAS_VIA}
 
 
 class ClusterPeers(Peers):

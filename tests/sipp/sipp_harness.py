@@ -358,7 +358,7 @@ class Peers:
         args = dict(port=PEER_PORT, rtp_echo=True, client=False, timeout=PEER_TIMEOUT,
                     media_port=20000)
         args.update(kw)
-        p = Sipp("peer-" + scenario.replace(".xml", ""), scenario, ip, **args).start()
+        p = Sipp("peer-" + os.path.basename(scenario).replace(".xml", ""), scenario, ip, **args).start()
         self.procs[ip] = p
         self.started.append(p)
         return p
