@@ -352,17 +352,18 @@ int ra_dialog_end(sip_msg_t *msg)
 		node.s = NULL;
 	ra_dlgb.release_dlg(dlg);
 	if(node.s == NULL) {
-		LM_WARN("rated call without ra_node: cannot tell which node writes "
-				"its end\n");
+		LM_WARN("rated call without ra_node, Call-ID %.*s: cannot tell which"
+				" node writes its end\n",
+				cid(msg)->len, cid(msg)->s);
 	} else if(node.len == (int)strlen(ra_instance)
 			  && memcmp(node.s, ra_instance, node.len) == 0) {
 		rc = 1;
 	} else {
 		rc = queue_from(rec.s, rec.len, RA_REC_END, &pin);
 		if(rc == 0) {
-			LM_INFO("end of a call of node %.*s written here (the call ended"
-					" on this node)\n",
-					node.len, node.s);
+			LM_INFO("end of Call-ID %.*s, a call of node %.*s, written here "
+					"(the call ended on this node)\n",
+					cid(msg)->len, cid(msg)->s, node.len, node.s);
 			ra_stat_inc(RA_ST_OUTBOX_REPLICA_ENDS);
 			rc = 2;
 		} else if(rc == 1) {
