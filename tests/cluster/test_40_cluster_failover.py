@@ -47,7 +47,10 @@ def _answered_and_replicated(cluster, u, offs, second):
     return callid
 
 
-def _assert_ended_once(cluster, offs, u, callid, mark, tid):
+def _assert_ended_once(cluster, offs, u, callid, mark, tid, lease_wait):
+    """The call ended through b: one BYE at one gateway, begin + end accepted once, media freed, and b
+    released the call's tenant lease. A live node a refreshes the leases of its calls until its copy
+    of the ended dialog is destroyed (about 5 s later): lease_wait is how long the lease may stay."""
     diag = cluster.diagnose(offs, callid, u)
     assert u.rc == 0 and u.events("BYE_SENT") and u.events("BYE_OK"), diag
     got = cluster.peers.receivers(mark, callid)
@@ -58,7 +61,8 @@ def _assert_ended_once(cluster, offs, u, callid, mark, tid):
     time.sleep(1.0)  # a second end record would come now
     assert _rated(cluster, callid) == ["begin_transaction", "end_transaction"], _rated(cluster, callid)
     assert wait_until(lambda: callid not in cluster.ng.calls(), 3), "rtpengine still holds " + callid
-    assert _leases(cluster, tid) == 0, "the lease of the call was not released"
+    assert "lease of Call-ID [%s]" % callid in cluster["b"].log_since(offs["b"]), "b did not release the lease"
+    assert wait_until(lambda: _leases(cluster, tid) == 0, lease_wait), "the lease of the call was not released"
 
 
 def test_bye_through_the_other_node_ends_the_call_once(cluster):
@@ -74,11 +78,10 @@ def test_bye_through_the_other_node_ends_the_call_once(cluster):
     callid = _answered_and_replicated(cluster, u, offs, b)
     assert _leases(cluster, tid) == 1
     u.wait()
-    _assert_ended_once(cluster, offs, u, callid, mark, tid)
+    _assert_ended_once(cluster, offs, u, callid, mark, tid, 10)
     assert _stat(b, "replica_ends") == before["b"][0] + 1
     assert _stat(a, "replica_ends") == before["a"][0]
-    assert wait_until(lambda: a.dialogs().get(callid) in (None, 5), 3), a.dialogs().get(callid)
-    assert "released here" in b.log_since(offs["b"])
+    assert wait_until(lambda: a.dialogs().get(callid) is None, 10), a.dialogs().get(callid)
 
 
 def test_node_killed_mid_call_bye_to_the_other_node(cluster):
@@ -86,6 +89,8 @@ def test_node_killed_mid_call_bye_to_the_other_node(cluster):
     the call, the agent gets its end exactly once, and calls placed on b all the while complete."""
     a, b = cluster["a"], cluster["b"]
     tid = int(cluster.sql("SELECT id FROM tenants WHERE name = 'cl-calls4'")[0][0])
+    # no lease left by an earlier call (a live a refreshes an ended call's lease for a few s)
+    assert wait_until(lambda: _leases(cluster, tid) == 0, 15)
     cluster.agent("/_reset", {})
     offs = cluster.offsets()
     mark = cluster.peers.mark()
@@ -97,7 +102,8 @@ def test_node_killed_mid_call_bye_to_the_other_node(cluster):
         killed = a.crash()
         assert killed and not a.alive()
         u.wait()
-        _assert_ended_once(cluster, offs, u, callid, mark, tid)
+        # a is dead: nothing refreshes the lease, b's release removes it at once
+        _assert_ended_once(cluster, offs, u, callid, mark, tid, 0.5)
         load.wait(timeout=60)
         assert load.rc == 0 and len(load.events("BYE_OK")) == 30, load.describe()
         print("node a killed (%d processes) mid-call; its BYE through b ended it; 30 calls on b completed"
