@@ -237,6 +237,9 @@ static void fill(void)
 
 static void refresh_gauges(void)
 {
+	/* Redis' figures as last read: while Redis cannot be reached the
+	 * records are still there (redis_up 0 says the figures are old) */
+	static long long rd = 0, rc = 0, ro = 0;
 	ra_gauges_t g;
 	long long d = 0, c = 0, o = 0;
 
@@ -244,9 +247,15 @@ static void refresh_gauges(void)
 	g.redis_up = -1;
 	if(ra_redis_enabled()) {
 		g.redis_up = ra_redis_gauges(&d, &c, &o) == 0;
-		g.depth = d;
-		g.calls = c;
-		g.oldest_ms = o;
+		if(g.redis_up) {
+			rd = d;
+			rc = c;
+			ro = o;
+		}
+		g.depth = rd;
+		g.calls = rc;
+		g.oldest_ms = ro;
+		d = c = o = 0;
 	}
 	ra_shmq_gauges(&d, &c, &o);
 	g.depth += d;
