@@ -308,10 +308,11 @@ int ra_shmq_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy)
 	return n;
 }
 
-void ra_shmq_ack(const char *tag)
+int ra_shmq_ack(const char *tag)
 {
 	ra_shm_call_t *c;
 	ra_shm_rec_t *r;
+	int more = 0;
 
 	lock_get(&ra_q->lock);
 	c = find_call(tag, tag_hash(tag));
@@ -325,8 +326,11 @@ void ra_shmq_ack(const char *tag)
 		shm_free(r);
 		if(c->head == NULL)
 			unlink_call(c);
+		else
+			more = 1;
 	}
 	lock_release(&ra_q->lock);
+	return more;
 }
 
 void ra_shmq_retry(const char *tag, long long next_ms, int failed)

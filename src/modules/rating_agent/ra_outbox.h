@@ -40,6 +40,9 @@ typedef struct ra_due {
 	int after_redis; /* shm record that must wait for the call's Redis ones */
 } ra_due_t;
 
+/* most due records one scan hands to the sender */
+#define RA_DUE_MAX 64
+
 /* answers "is this call already being sent?" for the due scans */
 typedef int (*ra_busy_f)(const char *tag);
 
@@ -67,7 +70,8 @@ void ra_outbox_wake_drain(void);
 int ra_shmq_put(const char *tag, const char *enc, int len, int after_redis,
 		long long created_ms);
 int ra_shmq_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy);
-void ra_shmq_ack(const char *tag);
+/* remove the call's head record; 1 when another record of it is due now */
+int ra_shmq_ack(const char *tag);
 /* next attempt at next_ms; failed: count one more failure */
 void ra_shmq_retry(const char *tag, long long next_ms, int failed);
 void ra_shmq_gauges(long long *depth, long long *calls, long long *oldest_ms);

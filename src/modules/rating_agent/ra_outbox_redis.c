@@ -322,42 +322,37 @@ static int get_int(redisReply *r, long long *v)
 	return -1;
 }
 
-/* head record and attempts of one call into d; 1 found, 0 empty, -1 error */
-static int fetch_head(const char *tag, ra_due_t *d)
+/* one reply of a pipeline; NULL when the link broke (then dropped) */
+static redisReply *next_reply(void)
 {
-	char kq[RA_KEY_LEN], kt[RA_KEY_LEN];
-	redisReply *r;
-	long long tries = 0;
+	redisReply *r = NULL;
 
-	if(qkey(kq, tag) < 0)
-		return 0;
-	key(kt, "tries");
-	r = cmd_ok("LINDEX", redisCommand(ra_rc, "LINDEX %s 0", kq));
-	if(r == NULL)
-		return -1;
-	if(r->type != REDIS_REPLY_STRING) {
-		freeReplyObject(r);
-		return 0;
+	if(redisGetReply(ra_rc, (void **)&r) != REDIS_OK || r == NULL) {
+		fail("due heads");
+		return NULL;
 	}
+	return r;
+}
+
+/* the head record and attempts of a claimed call into d, from the replies
+ * of its LINDEX and HGET; 1 found, 0 the call has no records, -1 no memory */
+static int take_head(const char *tag, redisReply *head, redisReply *tries,
+		ra_due_t *d)
+{
+	long long n = 0;
+
+	if(head->type != REDIS_REPLY_STRING)
+		return 0;
 	memset(d, 0, sizeof(*d));
-	d->enc = ra_pkg_dup(r->str, (int)r->len);
-	d->len = (int)r->len;
-	freeReplyObject(r);
+	d->enc = ra_pkg_dup(head->str, (int)head->len);
+	d->len = (int)head->len;
 	d->tag = ra_pkg_dup(tag, strlen(tag));
 	if(d->enc == NULL || d->tag == NULL) {
 		ra_due_free(d);
 		return -1;
 	}
-	r = cmd_ok("HGET", redisCommand(ra_rc, "HGET %s %s", kt, tag));
-	if(r == NULL && ra_rc == NULL) {
-		/* the link dropped (Redis went away): the caller must stop using it */
-		ra_due_free(d);
-		return -1;
-	}
-	if(r && get_int(r, &tries) == 0)
-		d->attempts = (int)tries;
-	if(r)
-		freeReplyObject(r);
+	if(tries->type != REDIS_REPLY_ERROR && get_int(tries, &n) == 0)
+		d->attempts = (int)n;
 	d->in_redis = 1;
 	return 1;
 }
@@ -435,18 +430,24 @@ static void drop_empty(const char *kp, const char *kc, const char *tag)
 	freeReplyObject(redisCommand(ra_rc, "HDEL %s %s", kc, tag));
 }
 
+/* Two round trips whatever the number of calls: the claim, then the head
+ * record and attempts of every claimed call in one pipeline. */
 int ra_redis_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy)
 {
-	char kp[RA_KEY_LEN], kc[RA_KEY_LEN];
-	redisReply *r;
+	char kp[RA_KEY_LEN], kc[RA_KEY_LEN], kq[RA_KEY_LEN], kt[RA_KEY_LEN];
+	const char *cand[RA_DUE_MAX], *gone[RA_DUE_MAX];
+	redisReply *r, *head, *tries;
 	const char *tag;
 	size_t i;
-	int n = 0, k;
+	int n = 0, nc = 0, ngone = 0, c, k;
 
 	if(!ra_redis_up())
 		return -1;
+	if(max > RA_DUE_MAX)
+		max = RA_DUE_MAX;
 	key(kp, "pending");
 	key(kc, "claim");
+	key(kt, "tries");
 	r = cmd_ok("claim", redisCommand(ra_rc, "EVAL %s 2 %s %s %lld %lld %s %d",
 								LUA_CLAIM, kp, kc, now_ms,
 								now_ms + ra_redis_lease_ms(), ra_owner, max));
@@ -460,15 +461,40 @@ int ra_redis_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy)
 		/* ours already (in flight): the new claim is ours too */
 		if(busy(tag))
 			continue;
-		k = fetch_head(tag, &out[n]);
-		if(k < 0)
-			break;
-		if(k == 0) {
-			drop_empty(kp, kc, tag);
+		/* a tag too long for a key has no records */
+		if(qkey(kq, tag) < 0) {
+			gone[ngone++] = tag;
 			continue;
 		}
-		n++;
+		if(redisAppendCommand(ra_rc, "LINDEX %s 0", kq) != REDIS_OK
+				|| redisAppendCommand(ra_rc, "HGET %s %s", kt, tag)
+						   != REDIS_OK) {
+			fail("due heads");
+			freeReplyObject(r);
+			return -1;
+		}
+		cand[nc++] = tag;
 	}
+	for(c = 0; c < nc; c++) {
+		head = next_reply();
+		tries = head ? next_reply() : NULL;
+		if(tries == NULL) {
+			/* the link dropped (Redis went away): no more replies on it */
+			if(head)
+				freeReplyObject(head);
+			break;
+		}
+		k = take_head(cand[c], head, tries, &out[n]);
+		freeReplyObject(head);
+		freeReplyObject(tries);
+		if(k > 0)
+			n++;
+		else if(k == 0)
+			gone[ngone++] = cand[c];
+	}
+	/* every reply of the pipeline is read: plain commands again */
+	for(c = 0; c < ngone && ra_rc; c++)
+		drop_empty(kp, kc, gone[c]);
 	freeReplyObject(r);
 	return n;
 }
@@ -497,7 +523,7 @@ int ra_redis_ack(const char *tag, const char *enc, int len, long long now_ms)
 	freeReplyObject(r);
 	if(v < 0)
 		LM_WARN("record of Call-ID %s was no longer at the head\n", tag);
-	return 0;
+	return v > 0 ? 1 : 0;
 }
 
 int ra_redis_retry(const char *tag, int attempts, long long now_ms)

@@ -64,10 +64,13 @@ int ra_redis_release_own(long long now_ms);
 /* how long a claim holds a call (outbox_lease_ms, or the automatic one) */
 long long ra_redis_lease_ms(void);
 
-/* claims due calls and returns their head records: count, or -1 when
- * Redis is unusable */
+/* claims due calls and returns their head records (at most RA_DUE_MAX;
+ * two round trips: the claim, then every head in one pipeline): count, or
+ * -1 when Redis is unusable */
 int ra_redis_due(ra_due_t *out, int max, long long now_ms, ra_busy_f busy);
-/* remove the head record if it is still enc, release the claim; 0 or -1 */
+/* remove the head record if it is still enc, release the claim; 1 when
+ * the call has another record (due now if the claim was still ours), 0
+ * when not, -1 on error */
 int ra_redis_ack(const char *tag, const char *enc, int len, long long now_ms);
 /* count one more failed attempt (attempts: the count seen at claim time),
  * schedule the next one and release the claim; returns the attempts so

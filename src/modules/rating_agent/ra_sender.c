@@ -43,6 +43,14 @@ typedef struct ra_flight {
 
 static ra_flight_t *ra_fl = NULL;
 static int ra_fl_max = 0;
+/* Something may have become due (a record enqueued, a call's next record
+ * after a delivery, a flush): look at the stores on the next turn;
+ * otherwise only every RA_SENDER_IDLE_MS (retries whose backoff ran out,
+ * calls whose lease ran out). A scan costs Redis round trips: not on every
+ * socket event. */
+static int ra_rescan = 1;
+/* the last scan found at least as many due calls as free slots */
+static int ra_fill_full = 0;
 
 static int busy(const char *tag)
 {
@@ -73,18 +81,21 @@ static void slot_put(ra_flight_t *f)
 	f->used = 0;
 }
 
-static void remove_head(ra_flight_t *f)
+/* 1 when the call's next record is due now */
+static int remove_head(ra_flight_t *f)
 {
-	if(f->d.in_redis) {
-		/* if Redis is gone now the record is sent again later: the agent
-		 * sees the same tag and timestamps (idempotent) */
-		if(ra_redis_ack(f->d.tag, f->d.enc, f->d.len, ra_now_ms()) < 0)
-			LM_WARN("could not remove the delivered %s record of Call-ID %s "
-					"from redis: it will be sent again\n",
-					ra_rec_kind_name(f->rec.kind), f->d.tag);
-	} else {
-		ra_shmq_ack(f->d.tag);
-	}
+	int more;
+
+	if(!f->d.in_redis)
+		return ra_shmq_ack(f->d.tag);
+	/* if Redis is gone now the record is sent again later: the agent sees
+	 * the same tag and timestamps (idempotent) */
+	more = ra_redis_ack(f->d.tag, f->d.enc, f->d.len, ra_now_ms());
+	if(more < 0)
+		LM_WARN("could not remove the delivered %s record of Call-ID %s "
+				"from redis: it will be sent again\n",
+				ra_rec_kind_name(f->rec.kind), f->d.tag);
+	return more > 0;
 }
 
 /* count_it 0: not a failure, only "not yet" (a shm record waiting for the
@@ -131,7 +142,7 @@ static void on_done(
 {
 	ra_flight_t *f = arg;
 	char perr[RA_ERR_LEN];
-	int ok = 0;
+	int ok = 0, more = 0;
 
 	if(status >= 200 && status < 300) {
 		if(ra_json_parse_ack(body, len, &ok, perr, sizeof(perr)) < 0) {
@@ -140,13 +151,13 @@ static void on_done(
 		} else if(ok) {
 			LM_DBG("%s of Call-ID %s delivered\n",
 					ra_rec_kind_name(f->rec.kind), f->d.tag);
-			remove_head(f);
+			more = remove_head(f);
 			ra_stat_inc(RA_ST_OUTBOX_DELIVERED);
 		} else {
 			LM_ERR("agent refused the %s of Call-ID %s (ok:false, ts %lld): "
 				   "dropped\n",
 					ra_rec_kind_name(f->rec.kind), f->d.tag, f->rec.ts);
-			remove_head(f);
+			more = remove_head(f);
 			ra_stat_inc(RA_ST_OUTBOX_DROPPED);
 		}
 	} else if(status >= 400 && status < 500) {
@@ -154,13 +165,16 @@ static void on_done(
 			   "[%.*s]\n",
 				ra_rec_kind_name(f->rec.kind), f->d.tag, status,
 				(int)(len > 200 ? 200 : len), body);
-		remove_head(f);
+		more = remove_head(f);
 		ra_stat_inc(RA_ST_OUTBOX_DROPPED);
 	} else {
 		log_retry(f, status, err);
 		schedule_retry(f, 1);
 	}
 	slot_put(f);
+	/* the call's next record, or calls the last scan had no slot for */
+	if(more || ra_fill_full)
+		ra_rescan = 1;
 }
 
 /* a shm record following Redis ones waits for them (order per call) */
@@ -207,16 +221,18 @@ static void start(ra_flight_t *f)
 
 static void fill(void)
 {
-	ra_due_t due[64];
+	ra_due_t due[RA_DUE_MAX];
 	ra_flight_t *f;
 	int free_slots, n = 0, i, r;
 	long long now = ra_now_ms();
 
 	free_slots = ra_fl_max - ra_http_inflight();
-	if(free_slots <= 0)
+	if(free_slots <= 0) {
+		ra_fill_full = 1;
 		return;
-	if(free_slots > 64)
-		free_slots = 64;
+	}
+	if(free_slots > RA_DUE_MAX)
+		free_slots = RA_DUE_MAX;
 	if(ra_redis_enabled()) {
 		r = ra_redis_due(due, free_slots, now, busy);
 		if(r > 0)
@@ -224,6 +240,7 @@ static void fill(void)
 	}
 	if(n < free_slots)
 		n += ra_shmq_due(due + n, free_slots - n, now, busy);
+	ra_fill_full = n >= free_slots;
 	for(i = 0; i < n; i++) {
 		f = slot_get();
 		if(f == NULL) {
@@ -268,7 +285,7 @@ static void refresh_gauges(void)
 
 void ra_sender_main(void)
 {
-	long long next_gauges = 0, now;
+	long long next_gauges = 0, next_scan = 0, now, wait;
 	int wake_fd = ra_outbox_wake_fd();
 
 	ra_fl_max = ra_set.outbox_max_inflight;
@@ -289,14 +306,22 @@ void ra_sender_main(void)
 			if(ra_redis_enabled())
 				ra_redis_flush();
 			ra_shmq_flush();
+			ra_rescan = 1;
 		}
-		fill();
 		now = ra_mono_ms();
+		if(ra_rescan || now >= next_scan) {
+			ra_rescan = 0;
+			fill();
+			next_scan = now + RA_SENDER_IDLE_MS;
+		}
 		if(now >= next_gauges) {
 			refresh_gauges();
 			next_gauges = now + RA_GAUGES_EVERY_MS;
 		}
-		if(ra_http_run(wake_fd, RA_SENDER_IDLE_MS) > 0)
+		wait = (next_scan < next_gauges ? next_scan : next_gauges) - now;
+		if(ra_http_run(wake_fd, wait > 0 ? (int)wait : 0) > 0) {
 			ra_outbox_wake_drain();
+			ra_rescan = 1;
+		}
 	}
 }
