@@ -934,6 +934,10 @@ def prepare():
 
 
 def main():
+    # SIGTERM (and SIGINT, ignored in background jobs) end the run through the finally below, which
+    # stops every process the bench started
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda n, f: sys.exit(128 + n))
     started = datetime.now()
     t0 = time.time()
     with open("/proc/loadavg") as f:
