@@ -9,11 +9,11 @@ from sipp_harness import AGENT_PORT
 AGENT = "http://127.0.0.1:%d" % AGENT_PORT
 
 
-def agent(method, path, body=None):
+def agent(method, path, body=None, timeout=5):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(AGENT + path, data=data, method=method,
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=timeout) as r:
         raw = r.read()
     return json.loads(raw) if raw else None
 
