@@ -145,6 +145,14 @@ class TenantRows:
             self.tenant_names.append(name)
         return int(self.sql("SELECT id FROM tenants WHERE name = %s" % sql_quote(name))[0][0])
 
+    def routed_did(self, did, name, group, attrs=""):
+        """Tenant `name` routed to dispatcher set `group` with `did`, once the SBC's index has it; its id."""
+        self.tid = self.tenant(name, group, attrs=attrs)
+        self.did(did, self.tid)
+        got = self.wait_lookup(did, lambda x: x.get("tenant") == name)
+        assert got.get("gateway_group") == str(group), got
+        return self.tid
+
     def set_tenant(self, name, **cols):
         sets = ", ".join("%s = %s" % (k, sql_quote(v)) for k, v in cols.items())
         self.sql("UPDATE tenants SET %s WHERE name = %s" % (sets, sql_quote(name)))

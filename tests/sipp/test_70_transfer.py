@@ -36,10 +36,7 @@ def rows(sbc):
         sbc.stack.kamcmd("permissions.addressReload")
         _ai(r, TARGET_URI, "bye")
         r.dispatcher_set(SET, [AI])
-        r.tid = r.tenant(TENANT, SET)
-        r.did(DID, r.tid)
-        got = r.wait_lookup(DID, lambda x: x.get("tenant") == TENANT)
-        assert got.get("gateway_group") == str(SET), got
+        r.routed_did(DID, TENANT, SET)
         yield r
     finally:
         r.sql("DELETE FROM address WHERE grp = 2 AND ip_addr = '%s'" % AI)

@@ -31,10 +31,7 @@ def rows(sbc):
     try:
         r.gateway(GW, "uas_auth_answer.xml", sets={"realm": REALM, "user": USER, "pass": PASSWORD})
         r.dispatcher_set(SET, [GW])
-        r.tid = r.tenant(TENANT, SET)
-        r.did(DID, r.tid)
-        got = r.wait_lookup(DID, lambda x: x.get("tenant") == TENANT)
-        assert got.get("gateway_group") == str(SET), got
+        r.routed_did(DID, TENANT, SET)
         yield r
     finally:
         r.sql("DELETE FROM gateway_credentials WHERE description = 't7 test'")
