@@ -7,10 +7,9 @@ Locks: /tmp/sbc-cluster.lock (one cluster run at a time: fixed addresses and por
 SBC_TEST_LOCK_WAIT seconds (default 900). SBC_TEST_KEEP=1 leaves everything running afterwards
 (scripts/cluster.sh stop stops it; the SIPp peers exit by themselves after 15 minutes).
 """
-import fcntl
+import contextlib
 import os
 import sys
-import time
 
 import pytest
 
@@ -21,34 +20,16 @@ import cluster_harness as ch  # noqa: E402
 LOCKS = ("/tmp/sbc-cluster.lock", "/tmp/sbc-test.lock")
 
 
-def _lock(path, wait):
-    f = open(path, "a+")
-    end = time.time() + wait
-    while True:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.time() > end:
-                f.seek(0)
-                pytest.exit("%s is held by another run (%s) for more than %ds"
-                            % (path, f.read().strip(), wait), returncode=3)
-            time.sleep(0.5)
-    f.seek(0)
-    f.truncate()
-    f.write("pid %d (cluster tests) since %s\n" % (os.getpid(), time.strftime("%H:%M:%S")))
-    f.flush()
-    return f
-
-
 @pytest.fixture(scope="session", autouse=True)
 def cluster_locks():
     wait = float(os.environ.get("SBC_TEST_LOCK_WAIT", "900"))
-    held = [_lock(p, wait) for p in LOCKS]
-    yield
-    for f in reversed(held):
-        fcntl.flock(f, fcntl.LOCK_UN)
-        f.close()
+    try:
+        with contextlib.ExitStack() as held:
+            for path in LOCKS:
+                held.enter_context(ch.sipp_harness.file_lock(path, wait, "cluster tests"))
+            yield
+    except TimeoutError as e:
+        pytest.exit("the cluster tests: %s" % e, returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -110,12 +110,16 @@ def _free_port(ip, nxt, offsets=(0,), tcp=False, tries=200):
     raise RuntimeError("no free port on %s after %d tries" % (ip, tries))
 
 
-@contextlib.contextmanager
 def suite_lock(wait):
-    """Holds <RUNDIR>.lock (flock) while the stack is in use: one run of the suite (or of
-    tests/hostile/soak.py) at a time. Waits up to `wait` seconds; raises TimeoutError with what the
-    holder wrote into the file."""
-    path = RUNDIR.rstrip("/") + ".lock"
+    """Holds <RUNDIR>.lock while the stack is in use: one run of the suite (or of tests/hostile/soak.py)
+    at a time."""
+    return file_lock(RUNDIR.rstrip("/") + ".lock", wait)
+
+
+@contextlib.contextmanager
+def file_lock(path, wait, who=""):
+    """Holds path (flock), waiting up to `wait` seconds; raises TimeoutError with what the holder wrote
+    into the file (its pid, `who` and since when)."""
     f = open(path, "a+")
     end = time.time() + wait
     try:
@@ -131,7 +135,7 @@ def suite_lock(wait):
                 time.sleep(0.5)
         f.seek(0)
         f.truncate()
-        f.write("pid %d since %s\n" % (os.getpid(), time.strftime("%H:%M:%S")))
+        f.write("pid %d%s since %s\n" % (os.getpid(), " (%s)" % who if who else "", time.strftime("%H:%M:%S")))
         f.flush()
         yield
         fcntl.flock(f, fcntl.LOCK_UN)
