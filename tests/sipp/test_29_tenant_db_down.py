@@ -5,14 +5,12 @@ restarts only what is not running) and change tracking picks edits up again.
 This stops the suite's MariaDB for a few seconds, so it runs after the other tenant tests and always
 restarts it (and checks that it is back) before it ends, whatever happened.
 """
-import os
 import re
 import signal
-import time
 
 import pytest
 
-from sipp_harness import RUNDIR
+from hostile_common import kill_daemon, wait
 from tenant_common import GW_A, GW_B, TenantRows
 
 SET_A = 4190
@@ -20,22 +18,6 @@ SET_B = 4191
 DID = "4999900001"
 WHY = re.compile(r"cannot connect to the database|(database query of table tenants|cannot read table "
                  r"sbc_routing_version) .*\(database down or connection lost")
-
-
-def _mariadb_pid():
-    try:
-        with open(os.path.join(RUNDIR, "mariadb.pid")) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def _db_answers(sbc):
@@ -61,15 +43,6 @@ def rows(sbc):
         assert not errors, errors
 
 
-def _wait(pred, timeout):
-    end = time.time() + timeout
-    while not pred():
-        if time.time() > end:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def _call_reaches(sbc, rows, gw):
     mark = sbc.peers.mark()
     u = rows.call(DID, hold_ms=100, name="t4-dbdown-call")
@@ -81,12 +54,9 @@ def _call_reaches(sbc, rows, gw):
 
 def test_reload_with_database_down_keeps_routing_and_says_why(sbc, rows):
     _call_reaches(sbc, rows, GW_A)
-    pid = _mariadb_pid()
-    assert pid and _alive(pid), "no MariaDB pid in %s" % RUNDIR
     checks0 = int(rows.stats()["change_tracking"]["check_errors"])
-    os.kill(pid, signal.SIGTERM)
+    kill_daemon("mariadb", signal.SIGTERM, timeout=30)
     try:
-        assert _wait(lambda: not _alive(pid), 30), "MariaDB did not stop"
 
         # An explicit reload fails, says why, and the old index stays live. The reason depends on whether
         # this process still had a (now dead) pooled connection to the server.
@@ -97,7 +67,7 @@ def test_reload_with_database_down_keeps_routing_and_says_why(sbc, rows):
         assert st["last_reload"]["trigger"] == "rpc", st
         assert WHY.search(st["last_reload"]["reason"]), st
         # Change tracking fails too, keeps the index, and reports it.
-        assert _wait(lambda: int(rows.stats()["change_tracking"]["check_errors"]) >= checks0 + 2, 5), \
+        assert wait(lambda: int(rows.stats()["change_tracking"]["check_errors"]) >= checks0 + 2, 5), \
             rows.stats()
         assert WHY.search(rows.stats()["change_tracking"]["last_error"]), rows.stats()
         got = rows.lookup(DID)
@@ -109,7 +79,7 @@ def test_reload_with_database_down_keeps_routing_and_says_why(sbc, rows):
     assert _db_answers(sbc), "MariaDB is not back"
 
     # Back to normal: checks succeed again and an edit goes live by itself.
-    assert _wait(lambda: rows.stats()["change_tracking"]["last_error"] == "", 5), rows.stats()
+    assert wait(lambda: rows.stats()["change_tracking"]["last_error"] == "", 5), rows.stats()
     rows.sql("UPDATE did_routing SET gateway_group = %d WHERE did = '%s'" % (SET_B, DID))
     got = rows.wait_lookup(DID, lambda x: x.get("gateway_group") == str(SET_B), timeout=3)
     assert got.get("gateway_group") == str(SET_B), got
