@@ -39,6 +39,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+import perf_profile
 from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,6 +71,7 @@ LEAK_LOAD = float(os.environ.get("BENCH_LEAK_LOAD", "0.7"))
 LEAK_MAX_SECS = env_int("BENCH_LEAK_MAX_SECS", 90)
 OUTBOX_RECORDS = env_int("BENCH_OUTBOX_RECORDS", 10000)
 RUN_INDEX = os.environ.get("BENCH_INDEX", "1") != "0"
+PROFILE = os.environ.get("BENCH_PROFILE", "1") != "0"
 ROUNDS = env_int("BENCH_ROUNDS", 2)
 SETUPS = env_list("BENCH_SETUPS", "ceiling baseline sbc")
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(TOP, "bench", "results"))
@@ -588,6 +591,28 @@ def latency(run):
     return r
 
 
+def profile(run):
+    """perf record of every Kamailio process of the setup during a run at LAT_CPS (perf_profile.py)"""
+    log("perf profile at %d cps: %s" % (LAT_CPS, run.kam.name()))
+    run.uac(LAT_CPS, LAT_CPS * 2, "warm")
+    settle(20)
+    agent_reset()
+    roles = kamailio_roles()
+    data = os.path.join(RUN, "perf-%s.data" % run.tag)
+    rec = perf_profile.Recorder(kamailio_pids(), data).start()
+    time.sleep(0.5)
+    try:
+        r = run.uac(LAT_CPS, LAT_CPS * LAT_SECS, "profile")
+    finally:
+        rec.stop()
+    settle(20)
+    agent_reset()
+    prof = perf_profile.summarize(data, roles)
+    prof.update(calls=r["ok"], data=data)
+    log("  %d samples over %d calls, kept in %s" % (prof["total"], r["ok"], data))
+    return prof
+
+
 class AgentProbe:
     """The agent's own latency as libcurl sees it: n POST /v1/authorization one after the other on one
     kept-alive connection (curl -w per transfer), at most `rate` per second. Run alone (the agent idle)
@@ -899,6 +924,21 @@ def report(res, started, wall):
             % (ob["calls_ok"], ob["records"], ob["pending"], ob["delivered"], ob["secs"], ob["rate"],
                ob["cpu"]["kamailio"], ob["cpu"]["stack"]))
         add("")
+    pr = res.get("profile")
+    if pr:
+        add("## Where this SBC's Kamailio CPU goes (perf)")
+        add("")
+        add("`perf record -e cpu-clock -F 999 -g` of every Kamailio process of the SBC during %d calls at %d cps "
+            "(%d samples; the data stays in %s). A sample in the kernel counts for the system call it "
+            "was made from (with the context switches it led to), else for the library, module or part of "
+            "Kamailio's core it was in (the Debian builds are stripped and have no frame pointers: the "
+            "sampled function is known, not its callers)." % (pr["calls"], LAT_CPS, pr["total"], pr["data"]))
+        add("")
+        L.extend(perf_profile.report_lines(pr))
+        add("")
+    elif PROFILE and res.get("profile_skipped"):
+        add("Not profiled: %s" % res["profile_skipped"])
+        add("")
     if res.get("index"):
         add("## sbc_tenant index (bench/index)")
         add("")
@@ -966,11 +1006,19 @@ def main():
                         res["leak"][s] = leak(run, lock, su["clean_cps"])
         # The SBC alone. Each part runs on its own when the setups are left out (e.g. only the outbox
         # drain: BENCH_SETUPS="" BENCH_FEATURES="" BENCH_WORKERS="" BENCH_INDEX=0).
-        if FEATURES or OUTBOX_RECORDS > 0:
+        if FEATURES or OUTBOX_RECORDS > 0 or PROFILE:
             with SuiteLock():
                 for feat in FEATURES:
                     with Running(Kamailio("sbc", ["NO_" + feat]), "sbc-no-" + feat.lower()) as run:
                         res["features"].append((feat, latency(run)))
+                if PROFILE:
+                    res["profile_skipped"] = perf_profile.ensure()
+                    if not res["profile_skipped"]:
+                        with Running(Kamailio("sbc"), "sbc-profile") as run:
+                            try:
+                                res["profile"] = profile(run)
+                            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                                res["profile_skipped"] = str(e)
                 if OUTBOX_RECORDS > 0:
                     with Running(Kamailio("sbc"), "sbc-outbox") as run:
                         res["outbox"] = outbox_drain(run)
