@@ -26,6 +26,7 @@
 #                     (sql/demo_data.sql)
 #   SBC_MODULES_DIR   where our built modules are                       (<repo>/build/modules)
 #   SBC_SHM_MB        Kamailio shared memory in MB                      (512)
+#   SBC_MEM_MANAGER   Kamailio memory manager, shm and pkg: tlsf, qm or fm (tlsf)
 #   SBC_KAMAILIO_ARGS extra kamailio arguments, e.g. "-A WITH_FOO" (split at spaces)
 #   SBC_KAMAILIO_ARGV extra kamailio arguments, one per line (kept whole: values with spaces)
 #   SBC_CFG           Kamailio cfg to start (<repo>/etc/kamailio.cfg); make bench starts a cfg that
@@ -49,6 +50,7 @@ RTPE_PUBLIC_IP=${SBC_RTPE_PUBLIC_IP:-$PUBLIC_IP}
 DATA_SQL=${SBC_DATA_SQL-$top/sql/demo_data.sql}
 MODULES_DIR=${SBC_MODULES_DIR:-$top/build/modules}
 SHM_MB=${SBC_SHM_MB:-512}
+MEM_MANAGER=${SBC_MEM_MANAGER:-tlsf}
 CFG=${SBC_CFG:-$top/etc/kamailio.cfg}
 DB_SOCK=$RUNDIR/mysql.sock
 CTL=unix:$RUNDIR/kamailio_ctl
@@ -149,7 +151,7 @@ start_agent() {
 # The kamailio command line in the array KARGS.
 kamailio_args() {
 	local a
-	KARGS=(-f "$CFG" -Y "$RUNDIR" -P "$RUNDIR/kamailio-main.pid" -DD -E -m "$SHM_MB" -M 16
+	KARGS=(-f "$CFG" -Y "$RUNDIR" -P "$RUNDIR/kamailio-main.pid" -DD -E -m "$SHM_MB" -M 16 -x "$MEM_MANAGER"
 		-A "PRIVATE_IP=$PRIVATE_IP" -A "PUBLIC_IP=$PUBLIC_IP" -A "SIP_PORT=$SIP_PORT"
 		-A "DBURL=\"$DBURL\"" -A "REDIS_URL=\"redis://127.0.0.1:$REDIS_PORT/0\""
 		-A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPE_PORT\""

@@ -14,6 +14,7 @@ CASES = [
     ("kamailio-sbc", "SBC_AGENT_URL", "ftp://10.0.0.20", "SBC_AGENT_URL='ftp://10.0.0.20' is not an http"),
     ("kamailio-sbc", "SBC_TOPOH_KEY", "", "SBC_TOPOH_KEY is not set"),
     ("kamailio-sbc", "SBC_RATING", "maybe", "SBC_RATING='maybe' is not 1 or 0"),
+    ("kamailio-sbc", "SBC_MEM_MANAGER", "malloc", "SBC_MEM_MANAGER='malloc' must be one of"),
     ("rtpengine", "SBC_PUBLIC_IP", "", "SBC_PUBLIC_IP is not set"),
     ("rtpengine", "SBC_RTP_PORT_MIN", "43000", "SBC_RTP_PORT_MIN (43000) must be lower than SBC_RTP_PORT_MAX"),
     ("rtpengine", "SBC_RTPENGINE_NG_PORT", "-5", "SBC_RTPENGINE_NG_PORT='-5' is not a number from 1 to 65535"),
