@@ -58,6 +58,7 @@ def env_list(name, default):
 RUN = os.environ.get("BENCH_RUNDIR", "/tmp/sbc-bench")
 CHILDREN = env_int("BENCH_CHILDREN", 4)
 SHM_MB = env_int("BENCH_SHM_MB", 512)
+MEM_MANAGER = os.environ.get("SBC_MEM_MANAGER", "tlsf")     # scripts/stack.sh's default, for every setup
 HOLD_MS = env_int("BENCH_HOLD_MS", 250)
 STEP_SECS = env_int("BENCH_STEP_SECS", 8)
 STEPS = [int(x) for x in env_list("BENCH_STEPS",
@@ -96,7 +97,7 @@ STACK_ENV = {
     "SBC_RUNDIR": RUN, "SBC_PRIVATE_IP": PRIVATE_IP, "SBC_PUBLIC_IP": PUBLIC_IP,
     "SBC_SIP_PORT": str(SIP_PORT), "SBC_DB_PORT": str(DB_PORT), "SBC_REDIS_PORT": str(REDIS_PORT),
     "SBC_RTPE_PORT": str(RTPE_PORT), "SBC_RTP_MIN": str(RTP_MIN), "SBC_RTP_MAX": str(RTP_MAX),
-    "SBC_AGENT_PORT": str(AGENT_PORT), "SBC_SHM_MB": str(SHM_MB),
+    "SBC_AGENT_PORT": str(AGENT_PORT), "SBC_SHM_MB": str(SHM_MB), "SBC_MEM_MANAGER": MEM_MANAGER,
     "SBC_DATA_SQL": os.path.join(HERE, "data.sql"),
 }
 
@@ -191,7 +192,7 @@ class Kamailio:
         else:
             cfg = os.path.join(HERE, self.setup + ".cfg")
             cmd = ["kamailio", "-f", cfg, "-Y", RUN, "-P", os.path.join(RUN, "kamailio-main.pid"), "-DD", "-E",
-                   "-m", str(SHM_MB), "-M", "16",
+                   "-m", str(SHM_MB), "-M", "16", "-x", MEM_MANAGER,
                    "-A", "PRIVATE_IP=%s" % PRIVATE_IP, "-A", "PUBLIC_IP=%s" % PUBLIC_IP,
                    "-A", "SIP_PORT=%d" % SIP_PORT, "-A", 'CTL_SOCKET="%s"' % CTL,
                    "-A", 'GATEWAY="sip:%s:%d"' % (GATEWAY_IP, GATEWAY_PORT),
@@ -760,12 +761,12 @@ def report(res, started, wall):
     add("# make bench, %s" % started.strftime("%Y-%m-%d %H:%M"))
     add("")
     add("Machine: %d cores (shared with other jobs; load average %s at the start), Kamailio %s, commit %s. "
-        "Every setup: %d children per UDP socket, shm %d MB, pkg 16 MB, one Kamailio at a time on the same "
+        "Every setup: %d children per UDP socket, shm %d MB, pkg 16 MB, memory manager %s, one Kamailio at a time on the same "
         "loopback stack (MariaDB, Redis, rtpengine, rating agent double). Calls: INVITE with SDP, 200, ACK, "
         "%d ms hold, BYE; no RTP. Step-up: %d s per step, clean = fewer than 0.1 %% failed calls and the rate "
         "held by SIPp. Latency and CPU at %d cps for %d s. The bench took %.0f min, %.0f of them waiting for "
         "the SIPp suite lock."
-        % (os.cpu_count() or 0, res["load_start"], kv, commit, CHILDREN, SHM_MB, HOLD_MS, STEP_SECS, LAT_CPS,
+        % (os.cpu_count() or 0, res["load_start"], kv, commit, CHILDREN, SHM_MB, MEM_MANAGER, HOLD_MS, STEP_SECS, LAT_CPS,
            LAT_SECS, wall / 60, res["lock_waited"] / 60))
     add("")
     su, lat, lk = res["stepup"], res["latency"], res["leak"]
