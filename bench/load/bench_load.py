@@ -21,7 +21,7 @@ drain (the agent answers begin/end with 500 while calls leave BENCH_OUTBOX_RECOR
 then comes back: records delivered per second), the agent's own latency (libcurl), and the step-up with
 rating_agent workers from BENCH_WORKERS (issue 5). Last, bench/index (1M DIDs in sbc_tenant) unless
 BENCH_INDEX=0.
-Prints one report and writes it to bench/results/<date>.md. Every process it starts is stopped.
+Prints one report and writes it to bench/results/<date>-<HHMM>.md. Every process it starts is stopped.
 
 Environment (defaults in brackets): BENCH_RUNDIR [/tmp/sbc-bench], BENCH_CHILDREN [4], BENCH_SHM_MB
 [512], BENCH_HOLD_MS [250], BENCH_STEP_SECS [8], BENCH_STEPS [list below], BENCH_LAT_CPS [100],
@@ -346,6 +346,33 @@ class Gateway:
 _seq = [0]
 
 
+def cpu_busy(secs=1.0):
+    """fraction of all cores busy over `secs` (/proc/stat)"""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]      # total, idle + iowait
+    t0, i0 = snap()
+    time.sleep(secs)
+    t1, i1 = snap()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def quiet(limit=0.15, timeout=120):
+    """Wait until the machine is idle (less than `limit` of its cores busy over a second): what the last
+    load left behind (MariaDB flushing, the agent double, the outbox) must not be counted in the next
+    latency and CPU run. Returns the busy fraction measured last."""
+    end = time.time() + timeout
+    t0 = time.time()
+    while True:
+        busy = cpu_busy()
+        if busy < limit or time.time() > end:
+            break
+    if time.time() - t0 > 2:
+        log("  waited %.0f s for an idle machine (%.0f %% busy)" % (time.time() - t0, busy * 100))
+    return busy
+
+
 def loadavg():
     """1-minute load average: how busy the shared machine was (2 cores: above ~3 the run competed)"""
     with open("/proc/loadavg") as f:
@@ -575,6 +602,7 @@ def latency(run):
     run.uac(LAT_CPS, LAT_CPS * 2, "warm")
     settle(20)
     agent_reset()
+    busy = quiet()
     rated = run.kam.setup == "sbc" and "NO_RATING" not in run.kam.defines
     probe = AgentProbe(LAT_SECS * 10, 10) if rated else None
     r = run.uac(LAT_CPS, LAT_CPS * LAT_SECS, "lat", trace_msg=True, cpu=True)
@@ -585,6 +613,7 @@ def latency(run):
     agent_reset()
     t = r["setup_ms"]
     r["p50"], r["p99"], r["n"] = pct(t, 0.5), pct(t, 0.99), len(t)
+    r["busy_before"] = busy
     r["kam_ms_per_1k"] = r["cpu"]["kamailio"] * 1e6 / r["calls"]
     r["stack_ms_per_1k"] = (r["cpu"]["kamailio"] + r["cpu"]["stack"]) * 1e6 / r["calls"]
     log("  %d/%d ok, setup p50 %.2f ms p99 %.2f ms; CPU per 1000 calls: kamailio %.0f ms, whole stack %.0f ms"
@@ -598,6 +627,7 @@ def profile(run):
     run.uac(LAT_CPS, LAT_CPS * 2, "warm")
     settle(20)
     agent_reset()
+    quiet()
     roles = kamailio_roles()
     data = os.path.join(RUN, "perf-%s.data" % run.tag)
     rec = perf_profile.Recorder(kamailio_pids(), data).start()
@@ -642,6 +672,15 @@ def mem_snapshot():
     return {"shm": int(shm["real_used"]), "pkg": sum(per), "pkg_per": per}
 
 
+def quarter_steps(lk):
+    """shm change in each quarter of a leak check, in bytes: +a / +b / +c / +d"""
+    prev, out = lk["before"]["shm"], []
+    for q in lk["quarters"]:
+        out.append("%+d" % (q["shm"] - prev))
+        prev = q["shm"]
+    return " / ".join(out)
+
+
 def leak(run, lock, clean_cps):
     rate = max(LAT_CPS, int(clean_cps * LEAK_LOAD))
     calls = min(LEAK_CALLS, rate * LEAK_MAX_SECS)
@@ -651,27 +690,34 @@ def leak(run, lock, clean_cps):
     settle()
     agent_reset()
     res["before"] = mem_snapshot()
+    # shm after each quarter too: memory that grows with every quarter is a leak, memory that grows in
+    # the first and then stays is a cache filling up
+    marks = [calls * q // 4 for q in (1, 2, 3, 4)]
+    res["quarters"] = []
     done = 0
     while done < calls:
-        n = min(rate * 30, calls - done)
+        mark = next(m for m in marks if m > done)
+        n = min(rate * 30, mark - done)
         r = run.uac(rate, n, "leak", cpu=True)
         for k in res["cpu"]:
             res["cpu"][k] += r["cpu"][k]
         res["ok"] += r["ok"]
         done += n
         agent_reset()
+        if done == mark:
+            res["settled"] = settle()
+            res["quarters"].append(mem_snapshot())
         if done < calls and time.time() - lock.since > 300:
             lock.let_suites_in()        # the suite gives up after 10 minutes of waiting
-    res["settled"] = settle()
-    res["after"] = mem_snapshot()
+    res["after"] = res["quarters"][-1]
     b, a = res["before"], res["after"]
     res["shm_delta"] = a["shm"] - b["shm"]
     res["pkg_delta"] = a["pkg"] - b["pkg"]
     res["pkg_max_delta"] = max((x - y for x, y in zip(a["pkg_per"], b["pkg_per"])), default=0)
     res["kam_ms_per_1k"] = res["cpu"]["kamailio"] * 1e6 / calls
-    log("  %d/%d ok; shm %+d bytes (%+.1f per call), pkg %+d bytes over all processes (largest %+d)"
-        % (res["ok"], calls, res["shm_delta"], res["shm_delta"] / calls, res["pkg_delta"],
-           res["pkg_max_delta"]))
+    log("  %d/%d ok; shm %+d bytes (%+.1f per call; by quarter %s), pkg %+d bytes over all processes "
+        "(largest %+d)" % (res["ok"], calls, res["shm_delta"], res["shm_delta"] / calls, quarter_steps(res),
+                           res["pkg_delta"], res["pkg_max_delta"]))
     return res
 
 
@@ -799,6 +845,8 @@ def report(res, started, wall):
     row("leak check: rate (cps)", lambda s: val(lk, s, "rate"), ratios=False)
     row("shm real_used before (KB)", lambda s: lk[s]["before"]["shm"] / 1024 if lk.get(s) else None, ratios=False)
     row("shm real_used after (KB)", lambda s: lk[s]["after"]["shm"] / 1024 if lk.get(s) else None, ratios=False)
+    row("shm change in each quarter of the calls (bytes)", lambda s: quarter_steps(lk[s]) if lk.get(s) else None,
+        "%s", ratios=False)
     row("shm change per call (bytes)", lambda s: lk[s]["shm_delta"] / lk[s]["calls"] if lk.get(s) else None,
         "%+.2f", ratios=False)
     row("pkg change, all processes (KB)", lambda s: lk[s]["pkg_delta"] / 1024 if lk.get(s) else None, "%+.1f",
@@ -856,19 +904,24 @@ def report(res, started, wall):
     if res["features"]:
         add("## What each SBC feature costs (at %d cps)" % LAT_CPS)
         add("")
+        add("Each feature off (-A NO_<feature>) next to its own run of the SBC as shipped (the two runs one "
+            "after the other, the order alternating from feature to feature, each on an idle machine). The "
+            "feature costs = as shipped - without.")
+        add("")
         add("| this SBC | setup p50 (ms) | setup p99 (ms) | Kamailio CPU / 1000 calls (ms) | whole stack CPU / 1000 calls (ms) |")
         add("|---|---|---|---|---|")
-        full = lat.get("sbc")
-        if full:
-            add("| as shipped | %.2f | %.2f | %.0f | %.0f |" % (full["p50"], full["p99"], full["kam_ms_per_1k"],
-                                                             full["stack_ms_per_1k"]))
-        for feat, r in res["features"]:
-            add("| without %s (-A NO_%s) | %.2f | %.2f | %.0f | %.0f |" % (feat, feat, r["p50"], r["p99"],
-                                                                       r["kam_ms_per_1k"], r["stack_ms_per_1k"]))
+        for feat, r, ref in res["features"]:
+            for name, x in (("as shipped (next to the run without %s)" % feat, ref),
+                            ("without %s (-A NO_%s)" % (feat, feat), r)):
+                add("| %s | %.2f | %.2f | %.0f | %.0f |" % (name, x["p50"], x["p99"], x["kam_ms_per_1k"],
+                                                            x["stack_ms_per_1k"]))
+            add("| **%s costs** | **%+.2f** | %+.2f | **%+.0f** | **%+.0f** |"
+                % (feat, ref["p50"] - r["p50"], ref["p99"] - r["p99"], ref["kam_ms_per_1k"] - r["kam_ms_per_1k"],
+                   ref["stack_ms_per_1k"] - r["stack_ms_per_1k"]))
         add("")
 
     runs = [(LABELS[s], lat[s]) for s in cols if lat.get(s)] + \
-        [("SBC without " + f, r) for f, r in res["features"]]
+        [("SBC without " + f, r) for f, r, _ in res["features"]]
     if runs:
         add("## Where the CPU goes (at %d cps, ms of CPU per 1000 calls)" % LAT_CPS)
         add("")
@@ -895,17 +948,22 @@ def report(res, started, wall):
         add("|---|---|---|")
         add("| agent double idle, libcurl on a kept-alive connection, 10 requests/s (%d requests) | %.2f | %.2f |"
             % (rt["agent"]["n"], rt["agent"]["p50"], rt["agent"]["p99"]))
-        add("| agent double during the SBC's latency run, the same probe at 10/s (%d requests) | %.2f | %.2f |"
-            % (rt["agent_loaded"]["n"], rt["agent_loaded"]["p50"], rt["agent_loaded"]["p99"]))
-        if rt.get("module"):
-            add("| rating_agent.stats authorization latency (histogram bucket bounds) | %s | %s |"
-                % (rt["module"].get("latency_p50_ms", "-"), rt["module"].get("latency_p99_ms", "-")))
-        add("| call setup, this SBC with rating | %.2f | %.2f |" % (rt["with"]["p50"], rt["with"]["p99"]))
-        add("| call setup, this SBC with -A NO_RATING | %.2f | %.2f |" % (rt["without"]["p50"], rt["without"]["p99"]))
         add("")
-        add("Rating overhead = setup p50 with rating - without - the agent's own p50 (as loaded as the SBC "
-            "found it) = %.2f - %.2f - %.2f = %.2f ms." % (rt["with"]["p50"], rt["without"]["p50"],
-                                                          rt["agent_loaded"]["p50"], rt["overhead"]))
+        add("Rating overhead = setup p50 with rating - setup p50 with -A NO_RATING (the run next to it) - the "
+            "agent's own p50 during the run with rating (the same libcurl probe at 10/s, the agent as loaded as "
+            "the SBC found it); rating_agent.stats gives the module's own authorization latency (histogram "
+            "bucket bounds).")
+        add("")
+        add("| pair | setup p50 / p99 with rating (ms) | without (ms) | agent p50 / p99 (ms) | rating_agent.stats p50 / p99 (ms) | overhead (ms) |")
+        add("|---|---|---|---|---|---|")
+        for i, x in enumerate(rt["pairs"]):
+            w, o, m = x["with"], x["without"], x["with"].get("ra") or {}
+            add("| %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %s / %s | %.2f |"
+                % (i + 1, w["p50"], w["p99"], o["p50"], o["p99"], w["agent_loaded"]["p50"],
+                   w["agent_loaded"]["p99"], m.get("latency_p50_ms", "-"), m.get("latency_p99_ms", "-"),
+                   x["overhead"]))
+        add("")
+        add("Rating overhead, median of %d pair(s): **%.2f ms**." % (len(rt["pairs"]), rt["overhead"]))
         add("")
     if res["workers"]:
         add("| rating_agent workers | clean CPS |")
@@ -1009,9 +1067,15 @@ def main():
         # drain: BENCH_SETUPS="" BENCH_FEATURES="" BENCH_WORKERS="" BENCH_INDEX=0).
         if FEATURES or OUTBOX_RECORDS > 0 or PROFILE:
             with SuiteLock():
-                for feat in FEATURES:
-                    with Running(Kamailio("sbc", ["NO_" + feat]), "sbc-no-" + feat.lower()) as run:
-                        res["features"].append((feat, latency(run)))
+                # each feature next to its own run of the SBC as shipped, the order alternating: a
+                # feature's cost is the difference of two runs minutes apart, not hours
+                for i, feat in enumerate(FEATURES):
+                    pair = {}
+                    for d in ([None, feat] if i % 2 == 0 else [feat, None]):
+                        kam = Kamailio("sbc", ["NO_" + d] if d else [])
+                        with Running(kam, "sbc-no-" + d.lower() if d else "sbc-ref-" + feat.lower()) as run:
+                            pair[d] = latency(run)
+                    res["features"].append((feat, pair[feat], pair[None]))
                 if PROFILE:
                     res["profile_skipped"] = perf_profile.ensure()
                     if not res["profile_skipped"]:
@@ -1023,12 +1087,12 @@ def main():
                 if OUTBOX_RECORDS > 0:
                     with Running(Kamailio("sbc"), "sbc-outbox") as run:
                         res["outbox"] = outbox_drain(run)
-        without = dict(res["features"]).get("RATING")
-        if without and "sbc" in res["latency"]:
-            w = res["latency"]["sbc"]
-            res["rating"] = {"agent": AgentProbe(100, 10).result(), "agent_loaded": w["agent_loaded"],
-                             "with": w, "without": without, "module": w.get("ra"),
-                             "overhead": w["p50"] - without["p50"] - w["agent_loaded"]["p50"]}
+        # BENCH_FEATURES may name RATING more than once: one pair each, the median overhead counts
+        pairs = [{"with": w, "without": o, "overhead": w["p50"] - o["p50"] - w["agent_loaded"]["p50"]}
+                 for f, o, w in res["features"] if f == "RATING"]
+        if pairs:
+            res["rating"] = {"agent": AgentProbe(100, 10).result(), "pairs": pairs,
+                             "overhead": pct([x["overhead"] for x in pairs], 0.5)}
         if WORKERS:
             if "sbc" in res["stepup"]:
                 res["workers"].append(("2 (default)", res["stepup"]["sbc"]))
@@ -1051,7 +1115,7 @@ def main():
     print()
     print(text)
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, started.strftime("%Y-%m-%d") + ".md")
+    path = os.path.join(RESULTS, started.strftime("%Y-%m-%d-%H%M") + ".md")
     with open(path, "w") as f:
         f.write(text + "\n")
     log("written to %s" % os.path.relpath(path, TOP))

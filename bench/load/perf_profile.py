@@ -105,6 +105,10 @@ def bucket(frames):
         return "kernel: other"
     lib = os.path.basename(dso)
     if lib == "kamailio":
+        if sym == "[unknown]":
+            # static functions have no symbol in the stripped binary (the TLSF memory manager's
+            # internals among them)
+            return "core: unnamed static functions"
         for name, rx in CORE_GROUPS:
             if rx.match(sym):
                 return "core: " + name
