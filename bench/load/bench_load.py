@@ -25,7 +25,7 @@ Prints one report and writes it to bench/results/<date>-<HHMM>.md. Every process
 
 Environment (defaults in brackets): BENCH_RUNDIR [/tmp/sbc-bench], BENCH_CHILDREN [4], BENCH_SHM_MB
 [512], BENCH_HOLD_MS [250], BENCH_STEP_SECS [8], BENCH_STEPS [list below], BENCH_LAT_CPS [100],
-BENCH_LAT_SECS [15], BENCH_FEATURES ["RATING ACC TOPOH"], BENCH_WORKERS ["1 4"], BENCH_LEAK_CALLS
+BENCH_LAT_SECS [15], BENCH_FEATURES ["RATING ACC RATING TOPOH RATING"], BENCH_WORKERS ["1 4"], BENCH_LEAK_CALLS
 [100000], BENCH_LEAK_LOAD [0.7], BENCH_LEAK_MAX_SECS [90], BENCH_OUTBOX_RECORDS [10000],
 BENCH_INDEX [1], BENCH_SETUPS ["ceiling baseline sbc"], BENCH_ROUNDS [2], BENCH_RESULTS [bench/results],
 BENCH_LOCK [/tmp/sbc-test.lock].
@@ -65,7 +65,7 @@ STEPS = [int(x) for x in env_list("BENCH_STEPS",
                                   "100 200 300 400 500 600 700 800 1000 1200 1400 1700 2000 2400 2800")]
 LAT_CPS = env_int("BENCH_LAT_CPS", 100)
 LAT_SECS = env_int("BENCH_LAT_SECS", 15)
-FEATURES = env_list("BENCH_FEATURES", "RATING ACC TOPOH")
+FEATURES = env_list("BENCH_FEATURES", "RATING ACC RATING TOPOH RATING")
 WORKERS = [int(x) for x in env_list("BENCH_WORKERS", "1 4")]
 LEAK_CALLS = env_int("BENCH_LEAK_CALLS", 100000)
 LEAK_LOAD = float(os.environ.get("BENCH_LEAK_LOAD", "0.7"))
