@@ -5,8 +5,8 @@
 #   make test-cluster  two SBC nodes as one cluster on loopback (tests/cluster)
 #   make run-cluster / make stop-cluster   that cluster (scripts/cluster.sh), to try it by hand
 #   make bench  the SBC against the prototype-style baseline and a bare proxy, side by side, plus the
-#               outbox drain and bench-index; writes bench/results/<date>.md (not part of make test;
-#               ~20 min, knobs in bench/README.md)
+#               outbox drain and bench-index; writes bench/results/<date>-<HHMM>.md (not part of make test;
+#               ~35 min, knobs in bench/README.md)
 #   make bench-index   1M-DID load and lookup benchmark of sbc_tenant (not part of make test)
 #   make fuzz   run each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (default 60) each
 #   make docker-test   docker/compose.yaml for real: private Docker engine, images, SIPp call (not part of make test)
