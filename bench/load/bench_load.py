@@ -39,9 +39,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 
 import perf_profile
-from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -361,7 +361,7 @@ def cpu_busy(secs=1.0):
 def quiet(limit=0.15, timeout=120):
     """Wait until the machine is idle (less than `limit` of its cores busy over a second): what the last
     load left behind (MariaDB flushing, the agent double, the outbox) must not be counted in the next
-    latency and CPU run. Returns the busy fraction measured last."""
+    latency and CPU run."""
     end = time.time() + timeout
     t0 = time.time()
     while True:
@@ -370,7 +370,6 @@ def quiet(limit=0.15, timeout=120):
             break
     if time.time() - t0 > 2:
         log("  waited %.0f s for an idle machine (%.0f %% busy)" % (time.time() - t0, busy * 100))
-    return busy
 
 
 def loadavg():
@@ -596,13 +595,18 @@ def stepup(run, start=0):
     return {"clean_cps": clean, "steps": steps, "top": clean == STEPS[-1]}
 
 
-def latency(run):
-    log("latency at %d cps: %s" % (LAT_CPS, run.kam.name()))
-    # warm-up: connections to the DB, rtpengine and the agent, first dispatcher choices
+def warm_up(run):
+    """Before a measured run at LAT_CPS: connections to the DB, rtpengine and the agent, first dispatcher
+    choices; then nothing in flight and an idle machine."""
     run.uac(LAT_CPS, LAT_CPS * 2, "warm")
     settle(20)
     agent_reset()
-    busy = quiet()
+    quiet()
+
+
+def latency(run):
+    log("latency at %d cps: %s" % (LAT_CPS, run.kam.name()))
+    warm_up(run)
     rated = run.kam.setup == "sbc" and "NO_RATING" not in run.kam.defines
     probe = AgentProbe(LAT_SECS * 10, 10) if rated else None
     r = run.uac(LAT_CPS, LAT_CPS * LAT_SECS, "lat", trace_msg=True, cpu=True)
@@ -613,7 +617,6 @@ def latency(run):
     agent_reset()
     t = r["setup_ms"]
     r["p50"], r["p99"], r["n"] = pct(t, 0.5), pct(t, 0.99), len(t)
-    r["busy_before"] = busy
     r["kam_ms_per_1k"] = r["cpu"]["kamailio"] * 1e6 / r["calls"]
     r["stack_ms_per_1k"] = (r["cpu"]["kamailio"] + r["cpu"]["stack"]) * 1e6 / r["calls"]
     log("  %d/%d ok, setup p50 %.2f ms p99 %.2f ms; CPU per 1000 calls: kamailio %.0f ms, whole stack %.0f ms"
@@ -624,10 +627,7 @@ def latency(run):
 def profile(run):
     """perf record of every Kamailio process of the setup during a run at LAT_CPS (perf_profile.py)"""
     log("perf profile at %d cps: %s" % (LAT_CPS, run.kam.name()))
-    run.uac(LAT_CPS, LAT_CPS * 2, "warm")
-    settle(20)
-    agent_reset()
-    quiet()
+    warm_up(run)
     roles = kamailio_roles()
     data = os.path.join(RUN, "perf-%s.data" % run.tag)
     rec = perf_profile.Recorder(kamailio_pids(), data).start()
